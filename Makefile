@@ -1,0 +1,45 @@
+# Two commands do all set-up on a fresh machine with Python 3.11:
+#   make book   - create .venv, install, execute every lesson, build _build/html (warnings are errors)
+#   make test   - the same set-up and build, then unit tests, site tests and nbval on every lesson
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Lessons run on one CPU thread: the budget is stated for one thread, and results stay reproducible.
+export OMP_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
+export OPENBLAS_NUM_THREADS := 1
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+.PHONY: book test unit nbval execute bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==26.3
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+book: $(STAMP)
+	rm -rf _build/html _build/.doctrees _build/jupyter_execute
+	$(VENV)/bin/jupyter-book build . --builder html -W -n --keep-going
+
+test: book
+	$(PY) -m pytest tests book $(NBVAL)
+
+unit: $(STAMP)
+	$(PY) -m pytest tests
+
+nbval: $(STAMP)
+	$(PY) -m pytest book $(NBVAL)
+
+execute: $(STAMP)
+	$(PY) .ci/execute_notebooks.py
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis

@@ -1,0 +1,5 @@
+"""NumPy backend: forward and backward passes written by hand (no autograd)."""
+
+from bpttlab.numpy import layers, mlp, rnn
+
+__all__ = ["layers", "mlp", "rnn"]

@@ -1,0 +1,216 @@
+"""Vanilla RNN, forward and backward through time written by hand in NumPy.
+
+    a_t = W_xh x_t + W_hh h_{t-1} + b_h,   h_t = f(a_t),   f in {tanh, relu, linear}
+
+Shapes are time-first: x (T, B, D), h0 (B, H), hs (T, B, H). Weights follow the
+maths: W_xh (H, D), W_hh (H, H), b_h (H,), so a batch computes x_t W_xh^T.
+
+The step functions are the textbook pair. The sequence functions loop the same
+recurrence over time but take the time-independent products out of the loop:
+the input projection of all steps is one matrix product, and the weight
+gradients are one product over all steps.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from bpttlab._checks import (
+    check_choice,
+    check_finite,
+    check_float_array,
+    check_same_dtype,
+    check_shape,
+)
+from bpttlab.params import ReadoutGrads, ReadoutParams, RNNGrads, RNNParams, check_params_type
+from bpttlab.numpy import layers
+
+ACTIVATIONS = ("tanh", "relu", "linear")
+
+
+def _act(a: np.ndarray, activation: str) -> np.ndarray:
+    if activation == "tanh":
+        return np.tanh(a)
+    if activation == "relu":
+        return np.maximum(a, 0.0)
+    return a
+
+
+def _act_grad(h: np.ndarray, activation: str) -> np.ndarray:
+    """f'(a) written in terms of h = f(a)."""
+    if activation == "tanh":
+        return 1.0 - h**2
+    if activation == "relu":
+        return (h > 0).astype(h.dtype)
+    return np.ones_like(h)
+
+
+def check_params(params: RNNParams, D: int | None = None, dtype: np.dtype | None = None) -> int:
+    """Validate RNNParams (shapes, dtypes, finiteness); return the hidden size H."""
+    check_params_type("params", params, RNNParams)
+    W_xh = check_float_array("params.W_xh", params.W_xh, ("H", "D"))
+    H = W_xh.shape[0]
+    check_float_array("params.W_hh", params.W_hh, ("H", "H"))
+    check_shape("params.W_hh", params.W_hh, (H, H), ("H", "H"))
+    check_float_array("params.b_h", params.b_h, ("H",))
+    check_shape("params.b_h", params.b_h, (H,), ("H",))
+    if D is not None and W_xh.shape[1] != D:
+        raise ValueError(f"params.W_xh: expected shape (H, D) with D = {D} (from x), got {W_xh.shape}")
+    dtype = W_xh.dtype if dtype is None else dtype
+    for field in RNNParams._fields:
+        check_same_dtype(f"params.{field}", getattr(params, field), "x", dtype)
+        check_finite(f"params.{field}", getattr(params, field))
+    return H
+
+
+# ----------------------------------------------------------------- one step
+
+
+class StepCache(NamedTuple):
+    x_t: np.ndarray
+    h_prev: np.ndarray
+    h_t: np.ndarray
+    params: RNNParams
+    activation: str
+
+
+def step_forward(
+    x_t: np.ndarray, h_prev: np.ndarray, params: RNNParams, activation: str = "tanh"
+) -> tuple[np.ndarray, StepCache]:
+    """h_t = f(W_xh x_t + W_hh h_prev + b_h).  x_t (B, D), h_prev (B, H) -> h_t (B, H)."""
+    check_choice("activation", activation, ACTIVATIONS)
+    check_float_array("x_t", x_t, ("B", "D"))
+    check_finite("x_t", x_t)
+    B, D = x_t.shape
+    H = check_params(params, D, x_t.dtype)
+    check_float_array("h_prev", h_prev, ("B", "H"))
+    check_shape("h_prev", h_prev, (B, H), ("B", "H"))
+    check_same_dtype("h_prev", h_prev, "x_t", x_t.dtype)
+    check_finite("h_prev", h_prev)
+    a = x_t @ params.W_xh.T + h_prev @ params.W_hh.T + params.b_h
+    h_t = _act(a, activation)
+    check_finite("h_t", h_t)
+    return h_t, StepCache(x_t, h_prev, h_t, params, activation)
+
+
+def step_backward(dh_t: np.ndarray, cache: StepCache) -> tuple[np.ndarray, np.ndarray, RNNGrads]:
+    """Gradients of one step.  dh_t (B, H) -> dx_t (B, D), dh_prev (B, H), RNNGrads."""
+    check_float_array("dh_t", dh_t, ("B", "H"))
+    check_shape("dh_t", dh_t, cache.h_t.shape, ("B", "H"))
+    check_finite("dh_t", dh_t)
+    da = dh_t * _act_grad(cache.h_t, cache.activation)
+    p = cache.params
+    grads = RNNGrads(da.T @ cache.x_t, da.T @ cache.h_prev, da.sum(axis=0))
+    return da @ p.W_xh, da @ p.W_hh, grads
+
+
+# ----------------------------------------------------------------- a sequence
+
+
+class RNNCache(NamedTuple):
+    x: np.ndarray
+    h0: np.ndarray
+    hs: np.ndarray
+    params: RNNParams
+    activation: str
+
+
+def forward(
+    x: np.ndarray, h0: np.ndarray, params: RNNParams, activation: str = "tanh"
+) -> tuple[np.ndarray, RNNCache]:
+    """Run the recurrence over all steps.  x (T, B, D), h0 (B, H) -> hs (T, B, H), cache.
+
+    hs[t] is h_{t+1} in the maths (h0 is h_0, the state before the first input).
+    """
+    check_choice("activation", activation, ACTIVATIONS)
+    check_float_array("x", x, ("T", "B", "D"))
+    check_finite("x", x, time_axis=0)
+    T, B, D = x.shape
+    H = check_params(params, D, x.dtype)
+    check_float_array("h0", h0, ("B", "H"))
+    check_shape("h0", h0, (B, H), ("B", "H"))
+    check_same_dtype("h0", h0, "x", x.dtype)
+    check_finite("h0", h0)
+    u = x @ params.W_xh.T + params.b_h  # input projection of every step at once
+    hs = np.empty((T, B, H), dtype=x.dtype)
+    h = h0
+    W_hh_T = params.W_hh.T
+    for t in range(T):
+        h = _act(u[t] + h @ W_hh_T, activation)
+        hs[t] = h
+    check_finite("hs (hidden states)", hs, time_axis=0)
+    return hs, RNNCache(x, h0, hs, params, activation)
+
+
+def backward(dhs: np.ndarray, cache: RNNCache) -> tuple[np.ndarray, np.ndarray, RNNGrads]:
+    """Full BPTT.  dhs (T, B, H), the loss gradient w.r.t. each h_t -> dx (T, B, D), dh0 (B, H), RNNGrads.
+
+    Backward recursion: g_t = dhs[t] + W_hh^T-product of da_{t+1}; da_t = g_t * f'(a_t).
+    """
+    x, hs, p = cache.x, cache.hs, cache.params
+    check_float_array("dhs", dhs, ("T", "B", "H"))
+    check_shape("dhs", dhs, hs.shape, ("T", "B", "H"))
+    check_same_dtype("dhs", dhs, "the forward pass", hs.dtype)
+    check_finite("dhs", dhs, time_axis=0)
+    T = x.shape[0]
+    das = np.empty_like(hs)
+    dh_next = np.zeros_like(cache.h0)
+    for t in range(T - 1, -1, -1):
+        da = (dhs[t] + dh_next) * _act_grad(hs[t], cache.activation)
+        das[t] = da
+        dh_next = da @ p.W_hh
+    check_finite("dh (gradient flowing back)", das, time_axis=0)
+    h_prev = np.concatenate([cache.h0[None], hs[:-1]], axis=0)
+    H, D = p.W_xh.shape
+    das2 = das.reshape(-1, H)
+    grads = RNNGrads(
+        dW_xh=das2.T @ x.reshape(-1, D),
+        dW_hh=das2.T @ h_prev.reshape(-1, H),
+        db_h=das2.sum(axis=0),
+    )
+    return das @ p.W_xh, dh_next, grads
+
+
+# ----------------------------------------------------------------- readout and loss
+
+
+def readout_forward(hs: np.ndarray, readout: ReadoutParams) -> tuple[np.ndarray, layers.AffineCache]:
+    """y_t = W_hy h_t + b_y at every step.  hs (T, B, H) -> ys (T, B, O)."""
+    check_params_type("readout", readout, ReadoutParams)
+    return layers.affine_forward(hs, readout.W_hy, readout.b_y)
+
+
+def readout_backward(dys: np.ndarray, cache: layers.AffineCache) -> tuple[np.ndarray, ReadoutGrads]:
+    """dys (T, B, O) -> dhs (T, B, H), ReadoutGrads."""
+    dhs, dW_hy, db_y = layers.affine_backward(dys, cache)
+    return dhs, ReadoutGrads(dW_hy, db_y)
+
+
+class SequenceGrads(NamedTuple):
+    dx: np.ndarray
+    dh0: np.ndarray
+    rnn: RNNGrads
+    readout: ReadoutGrads
+
+
+def mse_loss_and_grads(
+    x: np.ndarray,
+    targets: np.ndarray,
+    h0: np.ndarray,
+    params: RNNParams,
+    readout: ReadoutParams,
+    reduction: str = "mean",
+    activation: str = "tanh",
+) -> tuple[float, SequenceGrads]:
+    """L = mean (or sum) over steps, batch and outputs of (y_t - targets_t)^2, with full BPTT.
+
+    x (T, B, D), targets (T, B, O), h0 (B, H) -> (L, SequenceGrads).
+    """
+    hs, rnn_cache = forward(x, h0, params, activation)
+    ys, out_cache = readout_forward(hs, readout)
+    loss, dys = layers.mse_loss(ys, targets, reduction)
+    dhs, readout_grads = readout_backward(dys, out_cache)
+    dx, dh0, rnn_grads = backward(dhs, rnn_cache)
+    return loss, SequenceGrads(dx, dh0, rnn_grads, readout_grads)
