@@ -27,7 +27,7 @@ book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --builder html -W -n --keep-going
 
 test: book
-	$(PY) -m pytest tests book $(NBVAL)
+	BPTT_REQUIRE_SITE=1 $(PY) -m pytest tests book $(NBVAL)
 
 unit: $(STAMP)
 	$(PY) -m pytest tests
