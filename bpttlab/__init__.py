@@ -5,14 +5,16 @@
 The torch backend is imported on demand (``import bpttlab.torch``).
 """
 
-from bpttlab import cost, gradcheck, init, optim, params, tasks
+from bpttlab import clip, cost, diagnostics, gradcheck, init, optim, params, tasks
 from bpttlab.gradcheck import directional_check, numerical_gradient, rel_error
 from bpttlab.params import MLPGrads, MLPParams, ReadoutGrads, ReadoutParams, RNNGrads, RNNParams
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "clip",
     "cost",
+    "diagnostics",
     "gradcheck",
     "init",
     "optim",

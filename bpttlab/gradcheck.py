@@ -46,11 +46,13 @@ def numerical_gradient(
     for _ in it:
         i = it.multi_index
         old = x[i]
-        x[i] = old + eps
-        plus = np.asarray(f(), dtype=np.float64).copy()
-        x[i] = old - eps
-        minus = np.asarray(f(), dtype=np.float64).copy()
-        x[i] = old
+        try:
+            x[i] = old + eps
+            plus = np.asarray(f(), dtype=np.float64).copy()
+            x[i] = old - eps
+            minus = np.asarray(f(), dtype=np.float64).copy()
+        finally:
+            x[i] = old
         grad[i] = np.sum(np.asarray(df) * (plus - minus)) / (2.0 * eps)
     return grad
 

@@ -22,21 +22,67 @@ def gaussian(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, dtyp
     return (rng.standard_normal(shape) / np.sqrt(fan_in)).astype(_check_dtype(dtype))
 
 
-def init_rnn(
-    D: int, H: int, rng: np.random.Generator, dtype: object = np.float64, recurrent_scale: float = 1.0
-) -> RNNParams:
-    """W_xh ~ N(0, 1/D), W_hh ~ N(0, recurrent_scale^2 / H), b_h = 0.
+RECURRENT_SCHEMES = ("gaussian", "orthogonal", "identity")
 
-    With recurrent_scale = 1 the spectral radius of W_hh is close to 1 for large H.
+
+def orthogonal(rng: np.random.Generator, n: int, dtype: object = np.float64) -> np.ndarray:
+    """A random n x n orthogonal matrix (QR of a Gaussian matrix, signs fixed so it is Haar-distributed)."""
+    n = check_positive_int("n", n)
+    check_generator("rng", rng)
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    return (q * np.sign(np.diag(r))).astype(_check_dtype(dtype))
+
+
+def spectral_radius(W: np.ndarray) -> float:
+    """max |eigenvalue| of a square matrix."""
+    if not isinstance(W, np.ndarray) or W.ndim != 2 or W.shape[0] != W.shape[1]:
+        raise ValueError(f"W: expected a square 2-axis array (H, H), got {getattr(W, 'shape', type(W).__name__)}")
+    return float(np.max(np.abs(np.linalg.eigvals(W.astype(np.float64)))))
+
+
+def rescale_spectral_radius(W: np.ndarray, radius: float) -> np.ndarray:
+    """W scaled by a positive factor so that its spectral radius equals ``radius``."""
+    if not (np.isfinite(radius) and radius > 0):
+        raise ValueError(f"radius: expected a positive finite spectral radius, got {radius!r}")
+    current = spectral_radius(W)
+    if current == 0.0:
+        raise ValueError("W: has spectral radius 0 (nilpotent or zero); it cannot be rescaled to a radius")
+    return (W * (radius / current)).astype(W.dtype)
+
+
+def init_rnn(
+    D: int,
+    H: int,
+    rng: np.random.Generator,
+    dtype: object = np.float64,
+    recurrent_scale: float = 1.0,
+    scheme: str = "gaussian",
+    radius: float | None = None,
+) -> RNNParams:
+    """W_xh ~ N(0, 1/D), b_h = 0, and W_hh by ``scheme``:
+
+    - "gaussian": N(0, recurrent_scale^2 / H) (spectral radius near recurrent_scale for large H);
+    - "orthogonal": recurrent_scale * a random orthogonal matrix (Saxe et al. 2014);
+    - "identity": recurrent_scale * I (Le, Jaitly & Hinton 2015).
+
+    With ``radius`` set, W_hh is then rescaled to that spectral radius.
     """
     D, H = check_positive_int("D", D), check_positive_int("H", H)
     check_generator("rng", rng)
+    check_choice("scheme", scheme, RECURRENT_SCHEMES)
     dtype = _check_dtype(dtype)
-    return RNNParams(
-        W_xh=gaussian(rng, (H, D), D, dtype),
-        W_hh=(recurrent_scale * gaussian(rng, (H, H), H, np.float64)).astype(dtype),
-        b_h=np.zeros(H, dtype=dtype),
-    )
+    if not np.isfinite(recurrent_scale):
+        raise ValueError(f"recurrent_scale: expected a finite number, got {recurrent_scale!r}")
+    W_xh = gaussian(rng, (H, D), D, dtype)
+    if scheme == "gaussian":
+        W_hh = recurrent_scale * gaussian(rng, (H, H), H, np.float64)
+    elif scheme == "orthogonal":
+        W_hh = recurrent_scale * orthogonal(rng, H)
+    else:
+        W_hh = recurrent_scale * np.eye(H)
+    if radius is not None:
+        W_hh = rescale_spectral_radius(W_hh, radius)
+    return RNNParams(W_xh=W_xh, W_hh=W_hh.astype(dtype), b_h=np.zeros(H, dtype=dtype))
 
 
 def init_readout(H: int, O: int, rng: np.random.Generator, dtype: object = np.float64) -> ReadoutParams:

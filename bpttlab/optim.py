@@ -1,42 +1,73 @@
-"""Optimisers for parameter containers of NumPy arrays (functional: state in, state out)."""
+"""Optimisers for parameter containers of NumPy arrays (functional: state in, state out).
+
+A container is a NamedTuple of arrays, or a NamedTuple of such containers (for
+example ``SeqParams(cell=RNNParams, readout=ReadoutParams)``); its gradient
+container has the same structure with ``d``-prefixed field names at the leaves.
+"""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 
-def _check_pair(params: NamedTuple, grads: NamedTuple) -> None:
-    if len(params) != len(grads) or any("d" + p != g for p, g in zip(params._fields, grads._fields)):
-        raise TypeError(
-            f"grads: expected the gradient container of {type(params).__name__} "
-            f"(fields {['d' + f for f in params._fields]}), got {type(grads).__name__}"
-        )
-    for name, p, g in zip(grads._fields, params, grads):
-        if np.shape(p) != np.shape(g):
-            raise ValueError(f"grads.{name}: expected shape {np.shape(p)}, got {np.shape(g)}")
-        if not np.all(np.isfinite(g)):
-            raise FloatingPointError(f"grads.{name}: non-finite gradient; lower the learning rate or clip")
+def leaves(tree: Any) -> list[np.ndarray]:
+    """The arrays of a (nested) container, in field order."""
+    if isinstance(tree, tuple):
+        return [leaf for item in tree for leaf in leaves(item)]
+    return [tree]
+
+
+def tree_map(fn: Callable[..., Any], tree: Any, *others: Any) -> Any:
+    """Apply ``fn`` leaf by leaf to containers of the same structure; keep ``tree``'s types."""
+    if isinstance(tree, tuple):
+        return type(tree)(*(tree_map(fn, t, *(o[i] for o in others)) for i, t in enumerate(tree)))
+    return fn(tree, *others)
+
+
+def _check_pair(params: Any, grads: Any, path: str = "grads") -> None:
+    if isinstance(params, tuple):
+        if not isinstance(grads, tuple) or len(params) != len(grads):
+            raise TypeError(f"{path}: expected a container shaped like {type(params).__name__}, got {type(grads).__name__}")
+        pf, gf = getattr(params, "_fields", None), getattr(grads, "_fields", None)
+        for i, (p, g) in enumerate(zip(params, grads)):
+            name = gf[i] if gf else str(i)
+            if pf and gf and not isinstance(p, tuple) and gf[i] != "d" + pf[i]:
+                raise TypeError(
+                    f"{path}: expected the gradient container of {type(params).__name__} "
+                    f"(fields {['d' + f for f in pf]}), got {type(grads).__name__} (fields {list(gf)})"
+                )
+            _check_pair(p, g, f"{path}.{name}")
+        return
+    if np.shape(params) != np.shape(grads):
+        raise ValueError(f"{path}: expected shape {np.shape(params)}, got {np.shape(grads)}")
+    if not np.all(np.isfinite(grads)):
+        raise FloatingPointError(f"{path}: non-finite gradient; lower the learning rate or clip the gradient")
+
+
+def _check_lr(lr: float) -> None:
+    if not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr: expected a positive finite learning rate, got {lr!r}")
 
 
 def sgd_step(params: NamedTuple, grads: NamedTuple, lr: float) -> NamedTuple:
-    """p <- p - lr * dp for every field."""
+    """p <- p - lr * dp for every leaf."""
     _check_pair(params, grads)
-    if not lr > 0:
-        raise ValueError(f"lr: expected a positive learning rate, got {lr}")
-    return type(params)(*(p - lr * g for p, g in zip(params, grads)))
+    _check_lr(lr)
+    return tree_map(lambda p, g: p - lr * g, params, grads)
 
 
 class AdamState(NamedTuple):
     step: int
-    m: tuple
-    v: tuple
+    m: Any
+    v: Any
 
 
 def adam_init(params: NamedTuple) -> AdamState:
-    """Zero first and second moments, one per field of ``params``."""
-    return AdamState(0, tuple(np.zeros_like(p) for p in params), tuple(np.zeros_like(p) for p in params))
+    """Zero first and second moments shaped like ``params``."""
+    zeros = tree_map(np.zeros_like, params)
+    return AdamState(0, zeros, tree_map(np.zeros_like, params))
 
 
 def adam_step(
@@ -49,12 +80,13 @@ def adam_step(
 ) -> tuple[NamedTuple, AdamState]:
     """One Adam update (Kingma & Ba 2015) with bias correction; returns (new params, new state)."""
     _check_pair(params, grads)
-    if not lr > 0:
-        raise ValueError(f"lr: expected a positive learning rate, got {lr}")
+    _check_lr(lr)
+    if not isinstance(state, AdamState):
+        raise TypeError(f"state: expected AdamState from adam_init, got {type(state).__name__}")
     b1, b2 = betas
     step = state.step + 1
-    m = tuple(b1 * mi + (1 - b1) * g for mi, g in zip(state.m, grads))
-    v = tuple(b2 * vi + (1 - b2) * g * g for vi, g in zip(state.v, grads))
+    m = tree_map(lambda mi, g: b1 * mi + (1 - b1) * g, state.m, grads)
+    v = tree_map(lambda vi, g: b2 * vi + (1 - b2) * g * g, state.v, grads)
     c1, c2 = 1 - b1**step, 1 - b2**step
-    new = type(params)(*(p - lr * (mi / c1) / (np.sqrt(vi / c2) + eps) for p, mi, vi in zip(params, m, v)))
+    new = tree_map(lambda p, mi, vi: p - lr * (mi / c1) / (np.sqrt(vi / c2) + eps), params, m, v)
     return new, AdamState(step, m, v)

@@ -45,3 +45,129 @@ def noisy_sine(
     x = clean[:-1] + noise * rng.standard_normal((T, B))
     y = clean[1:]
     return SequenceBatch(x[..., None].astype(dtype), y[..., None].astype(dtype))
+
+
+# ----------------------------------------------------------------- long-lag tasks
+
+
+class TaskBatch(NamedTuple):
+    """A batch of a task with a loss on some steps only.
+
+    x (T, B, D) inputs; y (T, B, O) float targets for loss "mse", or (T, B) int class
+    labels for loss "xent"; mask (T, B) float weights, 1 on the steps whose loss counts.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    mask: np.ndarray
+    loss: str
+
+
+class Baseline(NamedTuple):
+    """What a model that learned nothing about the inputs scores on a task."""
+
+    loss: float
+    accuracy: float
+    rule: str
+
+
+ADDING_TOLERANCE = 0.04  # an answer counts as correct within 0.04 (Hochreiter & Schmidhuber 1997)
+
+
+def adding_problem(T: int, B: int, rng: np.random.Generator, dtype: object = np.float64) -> TaskBatch:
+    """The adding problem: sum the two marked numbers of a sequence, answer at the last step.
+
+    Channel 0 holds numbers drawn from U(0, 1); channel 1 marks one position in the
+    first half and one in the second half. The target at step T-1 is the sum of the
+    two marked numbers; the loss counts that step only. x (T, B, 2), y (T, B, 1).
+    """
+    T, B = check_positive_int("T", T), check_positive_int("B", B)
+    if T < 2:
+        raise ValueError(f"T: expected at least 2 steps (one marker in each half), got {T}")
+    check_generator("rng", rng)
+    values = rng.uniform(0.0, 1.0, size=(T, B))
+    first = rng.integers(0, T // 2, size=B)
+    second = rng.integers(T // 2, T, size=B)
+    markers = np.zeros((T, B))
+    cols = np.arange(B)
+    markers[first, cols] = 1.0
+    markers[second, cols] = 1.0
+    y = np.zeros((T, B, 1))
+    y[-1, :, 0] = values[first, cols] + values[second, cols]
+    mask = np.zeros((T, B))
+    mask[-1] = 1.0
+    x = np.stack([values, markers], axis=-1)
+    return TaskBatch(x.astype(dtype), y.astype(dtype), mask.astype(dtype), "mse")
+
+
+def adding_baseline() -> Baseline:
+    """Always answering 1 (the mean of the sum): MSE = Var(U1 + U2) = 1/6.
+
+    Its accuracy is P(|U1 + U2 - 1| < 0.04) = 2(0.04) - 0.04^2 for the triangular law of the sum.
+    """
+    tol = ADDING_TOLERANCE
+    return Baseline(1.0 / 6.0, 2 * tol - tol**2, "always answer 1, the mean of the sum")
+
+
+def copy_task(
+    delay: int, B: int, rng: np.random.Generator, length: int = 5, n_symbols: int = 8, dtype: object = np.float64
+) -> TaskBatch:
+    """The copy (memorisation) task: read ``length`` symbols, wait ``delay`` steps, write them back.
+
+    Categories: 0 is blank, 1..n_symbols are data, n_symbols + 1 is the "go" marker,
+    shown at the last step of the delay. T = 2 * length + delay steps; inputs are
+    one-hot, x (T, B, n_symbols + 2); y (T, B) int labels (blank except the last
+    ``length`` steps, which must reproduce the data); the loss counts those steps only.
+    """
+    delay, B = check_positive_int("delay", delay), check_positive_int("B", B)
+    length, n_symbols = check_positive_int("length", length), check_positive_int("n_symbols", n_symbols)
+    if n_symbols < 2:
+        raise ValueError(f"n_symbols: expected at least 2 data symbols, got {n_symbols}")
+    check_generator("rng", rng)
+    T = 2 * length + delay
+    data = rng.integers(1, n_symbols + 1, size=(length, B))
+    inputs = np.zeros((T, B), dtype=np.int64)
+    inputs[:length] = data
+    inputs[length + delay - 1] = n_symbols + 1
+    labels = np.zeros((T, B), dtype=np.int64)
+    labels[-length:] = data
+    mask = np.zeros((T, B))
+    mask[-length:] = 1.0
+    x = np.eye(n_symbols + 2)[inputs]
+    return TaskBatch(x.astype(dtype), labels, mask.astype(dtype), "xent")
+
+
+def copy_baseline(n_symbols: int = 8) -> Baseline:
+    """Guessing uniformly among the data symbols: cross-entropy log(n_symbols), accuracy 1/n_symbols."""
+    n_symbols = check_positive_int("n_symbols", n_symbols)
+    return Baseline(float(np.log(n_symbols)), 1.0 / n_symbols, "uniform guess among the data symbols")
+
+
+def temporal_order(T: int, B: int, rng: np.random.Generator, dtype: object = np.float64) -> TaskBatch:
+    """The temporal-order task: classify the order of two relevant symbols among distractors.
+
+    Symbols 0-3 are distractors, 4 is X and 5 is Y. One relevant symbol sits at a
+    random step in [0.1 T, 0.2 T), the other in [0.5 T, 0.6 T); the class, given at
+    the last step, is XX, XY, YX or YY (0-3). x (T, B, 6) one-hot, y (T, B) int.
+    """
+    T, B = check_positive_int("T", T), check_positive_int("B", B)
+    if T < 10:
+        raise ValueError(f"T: expected at least 10 steps (two separate windows for the symbols), got {T}")
+    check_generator("rng", rng)
+    symbols = rng.integers(0, 4, size=(T, B))
+    cols = np.arange(B)
+    t1 = rng.integers(int(0.1 * T), max(int(0.2 * T), int(0.1 * T) + 1), size=B)
+    t2 = rng.integers(int(0.5 * T), max(int(0.6 * T), int(0.5 * T) + 1), size=B)
+    first, second = rng.integers(0, 2, size=B), rng.integers(0, 2, size=B)
+    symbols[t1, cols] = 4 + first
+    symbols[t2, cols] = 4 + second
+    labels = np.zeros((T, B), dtype=np.int64)
+    labels[-1] = 2 * first + second
+    mask = np.zeros((T, B))
+    mask[-1] = 1.0
+    return TaskBatch(np.eye(6)[symbols].astype(dtype), labels, mask.astype(dtype), "xent")
+
+
+def temporal_order_baseline() -> Baseline:
+    """Guessing uniformly among the four classes: cross-entropy log 4, accuracy 1/4."""
+    return Baseline(float(np.log(4.0)), 0.25, "uniform guess among the four orders")

@@ -214,3 +214,41 @@ def mse_loss_and_grads(
     dhs, readout_grads = readout_backward(dys, out_cache)
     dx, dh0, rnn_grads = backward(dhs, rnn_cache)
     return loss, SequenceGrads(dx, dh0, rnn_grads, readout_grads)
+
+
+# ----------------------------------------------------------------- states and their gradients
+
+
+def state_at(cache: RNNCache, t: int) -> np.ndarray:
+    """The hidden state after t steps of the forward pass that made ``cache`` (t = 0 gives h0). (B, H)."""
+    T = cache.x.shape[0]
+    if not 0 <= t <= T:
+        raise ValueError(f"t: expected a step count in [0, {T}], got {t}")
+    return cache.h0 if t == 0 else cache.hs[t - 1]
+
+
+def state_grads(dhs: np.ndarray, cache: RNNCache) -> np.ndarray:
+    """Total gradients g_t = dL/dh_t, direct plus through later steps.  dhs (T, B, H) -> (T, B, H).
+
+    g_{T-1} = dhs[T-1];  g_t = dhs[t] + (g_{t+1} * f'(a_{t+1})) W_hh.
+    """
+    check_float_array("dhs", dhs, ("T", "B", "H"))
+    check_shape("dhs", dhs, cache.hs.shape, ("T", "B", "H"))
+    gs = np.empty_like(cache.hs)
+    g_next_pre = np.zeros_like(cache.h0)
+    for t in range(cache.hs.shape[0] - 1, -1, -1):
+        gs[t] = dhs[t] + g_next_pre
+        g_next_pre = (gs[t] * _act_grad(cache.hs[t], cache.activation)) @ cache.params.W_hh
+    return gs
+
+
+def step_jacobians(cache: RNNCache) -> np.ndarray:
+    """J_t = dh_t/dh_{t-1} = diag(f'(a_t)) W_hh for every step and example.  -> (T, B, H, H)."""
+    fprime = _act_grad(cache.hs, cache.activation)  # (T, B, H)
+    return fprime[..., :, None] * cache.params.W_hh[None, None]
+
+
+def zero_state(params: RNNParams, B: int) -> np.ndarray:
+    """The all-zero initial state h0 (B, H), in the dtype of the parameters."""
+    H = check_params(params)
+    return np.zeros((B, H), dtype=params.W_hh.dtype)

@@ -9,8 +9,11 @@ import torch
 FLOAT_DTYPES = (torch.float32, torch.float64)
 
 
-def check_tensor(name: str, value: Any, dims: Sequence[str]) -> torch.Tensor:
-    """Check that ``value`` is a floating tensor with ``len(dims)`` non-empty axes, all finite."""
+def check_tensor(name: str, value: Any, dims: Sequence[str], time_axis: int | None = None) -> torch.Tensor:
+    """Check that ``value`` is a floating tensor with ``len(dims)`` non-empty axes, all finite.
+
+    With ``time_axis`` set, a non-finite value is reported with the first time step that holds one.
+    """
     shape_str = "(" + ", ".join(dims) + ")"
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name}: expected a torch.Tensor of shape {shape_str}, got {type(value).__name__}")
@@ -22,7 +25,11 @@ def check_tensor(name: str, value: Any, dims: Sequence[str]) -> torch.Tensor:
         )
     if 0 in value.shape:
         raise ValueError(f"{name}: every axis of {shape_str} must be at least 1, got shape {tuple(value.shape)}")
-    if not bool(torch.isfinite(value).all()):
+    finite = torch.isfinite(value.detach())
+    if not bool(finite.all()):
+        if time_axis is not None:
+            step = int((~finite).movedim(time_axis, 0).reshape(value.shape[time_axis], -1).any(dim=1).nonzero()[0, 0])
+            raise FloatingPointError(f"{name}: non-finite value (NaN or inf) at time step {step}")
         raise FloatingPointError(f"{name}: non-finite value (NaN or inf)")
     return value
 

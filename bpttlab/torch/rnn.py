@@ -50,7 +50,7 @@ def step_forward(
 def forward(x: torch.Tensor, h0: torch.Tensor, params: RNNParams, activation: str = "tanh") -> torch.Tensor:
     """Loop ``step_forward`` over time.  x (T, B, D), h0 (B, H) -> hs (T, B, H)."""
     check_choice("activation", activation, ACTIVATIONS)
-    check_tensor("x", x, ("T", "B", "D"))
+    check_tensor("x", x, ("T", "B", "D"), time_axis=0)
     T, B, D = x.shape
     H = check_params(params, D, x.dtype)
     check_tensor("h0", h0, ("B", "H"))
@@ -81,3 +81,9 @@ def mse_loss(
     """The loss of ``bpttlab.numpy.rnn.mse_loss_and_grads``; call ``.backward()`` for BPTT."""
     ys = readout_forward(forward(x, h0, params, activation), readout)
     return layers.mse_loss(ys, targets, reduction)
+
+
+def states(x: torch.Tensor, h0: torch.Tensor, params: RNNParams, activation: str = "tanh") -> list[torch.Tensor]:
+    """The state after t steps for t = 0..T (h0 first).  x (T, B, D) -> T + 1 tensors (B, H)."""
+    hs = forward(x, h0, params, activation)
+    return [h0] + list(hs.unbind(0))

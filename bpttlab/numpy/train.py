@@ -1,0 +1,119 @@
+"""A small training loop for NumPy sequence models, shared by the lessons.
+
+Each training step draws a batch, computes the gradient by full or truncated BPTT
+(updating after every chunk of k1 steps, carrying the state forward with its
+history cut), optionally clips it, and applies SGD or Adam. The loop stops with
+a clear message when the loss or the gradient becomes non-finite.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from bpttlab._checks import check_choice, check_generator, check_positive_int
+from bpttlab.clip import clip_by_global_norm, clip_by_value, global_norm
+from bpttlab.optim import adam_init, adam_step, sgd_step
+from bpttlab.tasks import TaskBatch
+from bpttlab.numpy import seq
+
+
+class TrainLog(NamedTuple):
+    """Per update: the loss of its chunk (summed into ``loss`` per training step), the gradient's
+    global norm before clipping, and whether clipping changed it. ``loss`` has one entry per
+    training step (the whole batch's objective)."""
+
+    loss: np.ndarray
+    update_loss: np.ndarray
+    grad_norm: np.ndarray
+    clipped: np.ndarray
+
+
+def train(
+    model: seq.SeqModel,
+    params: seq.SeqParams,
+    make_batch: Callable[[np.random.Generator], TaskBatch],
+    steps: int,
+    rng: np.random.Generator,
+    *,
+    lr: float = 1e-2,
+    optimizer: str = "adam",
+    max_norm: float | None = None,
+    clip_value: float | None = None,
+    k1: int | None = None,
+    k2: int | None = None,
+    progress: bool = False,
+) -> tuple[seq.SeqParams, TrainLog]:
+    """Train for ``steps`` batches drawn by ``make_batch(rng)``; returns (trained params, log).
+
+    k1/k2: TBPTT(k1, k2) with an update after every chunk (None: full BPTT, one update per batch).
+    max_norm / clip_value: clip the gradient by global norm / by value before each update.
+    progress: show a tqdm bar (for interactive use; keep it off in stored lesson outputs).
+    """
+    steps = check_positive_int("steps", steps)
+    check_generator("rng", rng)
+    check_choice("optimizer", optimizer, ("adam", "sgd"))
+    if max_norm is not None and clip_value is not None:
+        raise ValueError("max_norm, clip_value: expected at most one clipping rule, got both")
+    state = adam_init(params) if optimizer == "adam" else None
+    cell = seq.CELLS[model.cell]
+    losses, update_losses, norms, clipped = [], [], [], []
+    iterator = range(steps)
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(iterator, desc="training", leave=False)
+    for i in iterator:
+        batch = make_batch(rng)
+        if not isinstance(batch, TaskBatch):
+            raise TypeError(f"make_batch: expected it to return a TaskBatch, got {type(batch).__name__}")
+        T, B, _ = batch.x.shape
+        c1, c2 = seq.check_truncation(T, k1, k2)
+        normaliser = float(batch.mask.sum())
+        history = {0: cell.zero_state(params.cell, B)}
+        step_loss = 0.0
+        for s in range(0, T, c1):
+            e = min(s + c1, T)
+            w = max(0, e - c2)
+            value, grads, cache = seq.window_loss_and_grads(model, params, batch, history[w], w, s, e, normaliser)
+            for t in range(s + 1, e + 1):
+                history[t] = cell.state_at(cache, t - w)
+            if not np.isfinite(value):
+                raise FloatingPointError(
+                    f"loss became non-finite at training step {i} (chunk starting at time step {s}); "
+                    "lower the learning rate or clip the gradient"
+                )
+            if batch.mask[s:e].sum() == 0:
+                continue
+            step_loss += value
+            norm = global_norm(grads)
+            if not np.isfinite(norm):
+                raise FloatingPointError(
+                    f"gradient became non-finite at training step {i} (chunk starting at time step {s})"
+                )
+            was_clipped = False
+            if max_norm is not None:
+                grads, _ = clip_by_global_norm(grads, max_norm, step=i)
+                was_clipped = norm > max_norm
+            elif clip_value is not None:
+                grads = clip_by_value(grads, clip_value, step=i)
+                was_clipped = global_norm(grads) < norm
+            clipped.append(was_clipped)
+            if optimizer == "adam":
+                params, state = adam_step(params, grads, state, lr=lr)
+            else:
+                params = sgd_step(params, grads, lr=lr)
+            update_losses.append(value)
+            norms.append(norm)
+        losses.append(step_loss)
+    return params, TrainLog(np.array(losses), np.array(update_losses), np.array(norms), np.array(clipped, dtype=bool))
+
+
+def evaluate(model: seq.SeqModel, params: seq.SeqParams, batch: TaskBatch, tolerance: float = 0.04) -> tuple[float, float]:
+    """(loss, accuracy) of ``params`` on ``batch`` from a zero initial state."""
+    T, B, _ = batch.x.shape
+    state0 = seq.CELLS[model.cell].zero_state(params.cell, B)
+    ys, _ = seq.forward(model, params, batch.x, state0)
+    value, _ = seq.masked_loss(ys, batch.y, batch.mask, model.loss)
+    return value, seq.accuracy(ys, batch, tolerance)
