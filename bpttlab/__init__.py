@@ -5,7 +5,7 @@
 The torch backend is imported on demand (``import bpttlab.torch``).
 """
 
-from bpttlab import clip, cost, diagnostics, gradcheck, init, optim, params, tasks
+from bpttlab import clip, cost, diagnostics, gradcheck, init, optim, params, plotting, tasks
 from bpttlab.gradcheck import directional_check, numerical_gradient, rel_error
 from bpttlab.params import MLPGrads, MLPParams, ReadoutGrads, ReadoutParams, RNNGrads, RNNParams
 
@@ -19,6 +19,7 @@ __all__ = [
     "init",
     "optim",
     "params",
+    "plotting",
     "tasks",
     "directional_check",
     "numerical_gradient",

@@ -8,14 +8,23 @@ import numpy as np
 
 from bpttlab._checks import check_positive_int
 from bpttlab.init import spectral_radius
-from bpttlab.numpy import rnn
+from bpttlab.numpy import gru, lstm, rnn
+
+_CELL_OF_CACHE = {rnn.RNNCache: rnn, lstm.LSTMCache: lstm, gru.GRUCache: gru}
+
+
+def _cell(cache: Any):
+    module = _CELL_OF_CACHE.get(type(cache))
+    if module is None:
+        raise TypeError(f"cache: expected the cache of an RNN, LSTM or GRU forward pass, got {type(cache).__name__}")
+    return module
 
 __all__ = ["spectral_radius", "state_grad_norms", "jacobian_product_norms", "gradient_vs_lag"]
 
 
 def state_grad_norms(dhs: np.ndarray, cache: Any) -> np.ndarray:
-    """||dL/dh_t|| for every step, averaged over the batch.  dhs (T, B, H) -> (T,)."""
-    gs = rnn.state_grads(dhs, cache)
+    """||dL/dh_t|| for every step, averaged over the batch (any cell).  dhs (T, B, H) -> (T,)."""
+    gs = _cell(cache).state_grads(dhs, cache)
     return np.linalg.norm(gs, axis=-1).mean(axis=1)
 
 
@@ -23,7 +32,10 @@ def jacobian_product_norms(cache: Any) -> np.ndarray:
     """Spectral norms of dh_T/dh_{T-k} = J_T J_{T-1} ... J_{T-k+1} for lags k = 0..T, batch-averaged.
 
     Entry 0 is the identity (norm 1); entry T is the sensitivity of the last state to h0. (T + 1,).
+    Vanilla RNN caches only (a gated cell's state Jacobian also involves its gates and cell state).
     """
+    if not isinstance(cache, rnn.RNNCache):
+        raise TypeError(f"cache: expected the cache of bpttlab.numpy.rnn.forward, got {type(cache).__name__}")
     J = rnn.step_jacobians(cache)  # (T, B, H, H), J[t] = dh_{t+1}/dh_t in 1-based maths
     T, B, H, _ = J.shape
     P = np.broadcast_to(np.eye(H), (B, H, H)).copy()

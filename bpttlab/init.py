@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bpttlab._checks import check_choice, check_generator, check_positive_int
-from bpttlab.params import MLPParams, ReadoutParams, RNNParams
+from bpttlab.params import GRUParams, LSTMParams, MLPParams, ReadoutParams, RNNParams
 
 DTYPES = (np.float32, np.float64)
 
@@ -106,3 +106,37 @@ def init_mlp(
         W_2=gaussian(rng, (O, H), H, dtype),
         b_2=np.zeros(O, dtype=dtype),
     )
+
+
+def init_lstm(
+    D: int, H: int, rng: np.random.Generator, dtype: object = np.float64, forget_bias: float = 1.0
+) -> LSTMParams:
+    """W_x ~ N(0, 1/D), W_h: four orthogonal H x H blocks, b = 0 except the forget block = forget_bias.
+
+    A positive forget-gate bias keeps the cell state's path open at the start of training
+    (Gers et al. 2000; Jozefowicz et al. 2015). Blocks in torch order [i, f, g, o].
+    """
+    D, H = check_positive_int("D", D), check_positive_int("H", H)
+    check_generator("rng", rng)
+    dtype = _check_dtype(dtype)
+    b = np.zeros(4 * H)
+    b[H : 2 * H] = forget_bias
+    W_h = np.concatenate([orthogonal(rng, H) for _ in range(4)], axis=0)
+    return LSTMParams(gaussian(rng, (4 * H, D), D, dtype), W_h.astype(dtype), b.astype(dtype))
+
+
+def init_gru(D: int, H: int, rng: np.random.Generator, dtype: object = np.float64) -> GRUParams:
+    """W_x ~ N(0, 1/D), W_h: three orthogonal H x H blocks, zero biases. Blocks in torch order [r, z, n]."""
+    D, H = check_positive_int("D", D), check_positive_int("H", H)
+    check_generator("rng", rng)
+    dtype = _check_dtype(dtype)
+    W_h = np.concatenate([orthogonal(rng, H) for _ in range(3)], axis=0)
+    zeros = np.zeros(3 * H, dtype=dtype)
+    return GRUParams(gaussian(rng, (3 * H, D), D, dtype), W_h.astype(dtype), zeros, zeros.copy())
+
+
+def init_cell(cell: str, D: int, H: int, rng: np.random.Generator, dtype: object = np.float64, **options) -> object:
+    """Parameters for ``cell`` in {"rnn", "lstm", "gru"}; options go to init_rnn / init_lstm / init_gru."""
+    check_choice("cell", cell, ("rnn", "lstm", "gru"))
+    make = {"rnn": init_rnn, "lstm": init_lstm, "gru": init_gru}[cell]
+    return make(D, H, rng, dtype, **options)

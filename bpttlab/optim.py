@@ -22,7 +22,8 @@ def leaves(tree: Any) -> list[np.ndarray]:
 def tree_map(fn: Callable[..., Any], tree: Any, *others: Any) -> Any:
     """Apply ``fn`` leaf by leaf to containers of the same structure; keep ``tree``'s types."""
     if isinstance(tree, tuple):
-        return type(tree)(*(tree_map(fn, t, *(o[i] for o in others)) for i, t in enumerate(tree)))
+        items = [tree_map(fn, t, *(o[i] for o in others)) for i, t in enumerate(tree)]
+        return type(tree)(*items) if hasattr(tree, "_fields") else type(tree)(items)  # NamedTuple or plain tuple
     return fn(tree, *others)
 
 

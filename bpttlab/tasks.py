@@ -156,8 +156,9 @@ def temporal_order(T: int, B: int, rng: np.random.Generator, dtype: object = np.
     check_generator("rng", rng)
     symbols = rng.integers(0, 4, size=(T, B))
     cols = np.arange(B)
-    t1 = rng.integers(int(0.1 * T), max(int(0.2 * T), int(0.1 * T) + 1), size=B)
-    t2 = rng.integers(int(0.5 * T), max(int(0.6 * T), int(0.5 * T) + 1), size=B)
+    # the integer steps of [0.1 T, 0.2 T) and [0.5 T, 0.6 T): ceil(a T / 10) .. ceil(b T / 10) - 1, in exact integers
+    t1 = rng.integers(-(-T // 10), -(-2 * T // 10), size=B)
+    t2 = rng.integers(-(-5 * T // 10), -(-6 * T // 10), size=B)
     first, second = rng.integers(0, 2, size=B), rng.integers(0, 2, size=B)
     symbols[t1, cols] = 4 + first
     symbols[t2, cols] = 4 + second

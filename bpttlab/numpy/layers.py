@@ -84,7 +84,8 @@ def tanh_forward(a: np.ndarray) -> tuple[np.ndarray, ActivationCache]:
 def tanh_backward(dh: np.ndarray, cache: ActivationCache) -> np.ndarray:
     """da = dh * (1 - h^2)."""
     _check_upstream("dh", dh, cache.out)
-    return dh * (1.0 - cache.out**2)
+    h = cache.out
+    return dh * ((1.0 - h) * (1.0 + h))  # 1 - h^2 without cancellation when |h| is near 1
 
 
 def sigmoid_forward(a: np.ndarray) -> tuple[np.ndarray, ActivationCache]:

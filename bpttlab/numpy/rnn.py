@@ -41,7 +41,7 @@ def _act(a: np.ndarray, activation: str) -> np.ndarray:
 def _act_grad(h: np.ndarray, activation: str) -> np.ndarray:
     """f'(a) written in terms of h = f(a)."""
     if activation == "tanh":
-        return 1.0 - h**2
+        return (1.0 - h) * (1.0 + h)  # = 1 - h^2 without cancellation when |h| is near 1
     if activation == "relu":
         return (h > 0).astype(h.dtype)
     return np.ones_like(h)

@@ -18,24 +18,30 @@ import numpy as np
 from bpttlab._checks import check_choice, check_finite, check_float_array, check_positive_int, check_shape
 from bpttlab.params import ReadoutGrads, ReadoutParams
 from bpttlab.tasks import TaskBatch
-from bpttlab.numpy import layers, rnn
+from bpttlab.numpy import gru, layers, lstm, rnn
 
-CELLS = {"rnn": rnn}
-CELL_OPTIONS = {"rnn": ("activation",)}
+CELLS = {"rnn": rnn, "lstm": lstm, "gru": gru}
+CELL_OPTIONS = {"rnn": ("activation",), "lstm": (), "gru": ("variant",)}
 LOSSES = ("mse", "xent")
 
 
 @dataclass(frozen=True)
 class SeqModel:
-    """What a sequence model is made of: the cell's kind and options, and its loss."""
+    """What a sequence model is made of: the cell's kind and options, and its loss.
+
+    cell: "rnn" | "lstm" | "gru"; activation: the RNN's ("tanh" | "relu" | "linear");
+    variant: the GRU's ("torch" | "cho"); loss: "mse" | "xent".
+    """
 
     cell: str = "rnn"
     activation: str = "tanh"
+    variant: str = "torch"
     loss: str = "mse"
 
     def __post_init__(self) -> None:
         check_choice("cell", self.cell, tuple(CELLS))
         check_choice("activation", self.activation, rnn.ACTIVATIONS)
+        check_choice("variant", self.variant, gru.VARIANTS)
         check_choice("loss", self.loss, LOSSES)
 
     def options(self) -> dict[str, Any]:
@@ -187,6 +193,8 @@ def loss_and_grads(
     T = batch.x.shape[0]
     k1, k2 = check_truncation(T, k1, k2)
     normaliser = float(batch.mask.sum())
+    if not normaliser > 0:  # checked here, as the truncated path may skip every chunk and never reach masked_loss
+        raise ValueError(f"batch.mask: expected at least one step with a loss (sum of mask > 0), got {normaliser}")
     cell = CELLS[model.cell]
     if k1 >= T:
         value, grads, cache = window_loss_and_grads(model, params, batch, state0, 0, 0, T, normaliser)

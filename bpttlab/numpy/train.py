@@ -76,7 +76,13 @@ def train(
         for s in range(0, T, c1):
             e = min(s + c1, T)
             w = max(0, e - c2)
-            value, grads, cache = seq.window_loss_and_grads(model, params, batch, history[w], w, s, e, normaliser)
+            try:
+                value, grads, cache = seq.window_loss_and_grads(model, params, batch, history[w], w, s, e, normaliser)
+            except FloatingPointError as err:  # a state, output or gradient overflowed inside the window
+                raise FloatingPointError(
+                    f"training diverged at training step {i} (chunk starting at time step {s}): {err}; "
+                    "lower the learning rate or clip the gradient"
+                ) from err
             for t in range(s + 1, e + 1):
                 history[t] = cell.state_at(cache, t - w)
             if not np.isfinite(value):

@@ -17,9 +17,9 @@ import torch.nn.functional as F
 from bpttlab._checks import check_choice
 from bpttlab.tasks import TaskBatch
 from bpttlab.numpy.seq import LOSSES, SeqModel, SeqParams, check_truncation
-from bpttlab.torch import rnn
+from bpttlab.torch import gru, lstm, rnn
 
-CELLS = {"rnn": rnn}
+CELLS = {"rnn": rnn, "lstm": lstm, "gru": gru}
 
 
 def batch_to_torch(batch: TaskBatch) -> TaskBatch:
