@@ -7,6 +7,7 @@ from typing import NamedTuple
 import numpy as np
 
 from bpttlab._checks import check_generator, check_positive_int
+from bpttlab.init import _check_dtype
 
 
 class SequenceBatch(NamedTuple):
@@ -33,6 +34,7 @@ def noisy_sine(
     """
     T, B = check_positive_int("T", T), check_positive_int("B", B)
     check_generator("rng", rng)
+    dtype = _check_dtype(dtype)
     if noise < 0:
         raise ValueError(f"noise: expected a standard deviation >= 0, got {noise}")
     lo, hi = period_range
@@ -85,6 +87,7 @@ def adding_problem(T: int, B: int, rng: np.random.Generator, dtype: object = np.
     if T < 2:
         raise ValueError(f"T: expected at least 2 steps (one marker in each half), got {T}")
     check_generator("rng", rng)
+    dtype = _check_dtype(dtype)
     values = rng.uniform(0.0, 1.0, size=(T, B))
     first = rng.integers(0, T // 2, size=B)
     second = rng.integers(T // 2, T, size=B)
@@ -124,6 +127,7 @@ def copy_task(
     if n_symbols < 2:
         raise ValueError(f"n_symbols: expected at least 2 data symbols, got {n_symbols}")
     check_generator("rng", rng)
+    dtype = _check_dtype(dtype)
     T = 2 * length + delay
     data = rng.integers(1, n_symbols + 1, size=(length, B))
     inputs = np.zeros((T, B), dtype=np.int64)
@@ -154,6 +158,7 @@ def temporal_order(T: int, B: int, rng: np.random.Generator, dtype: object = np.
     if T < 10:
         raise ValueError(f"T: expected at least 10 steps (two separate windows for the symbols), got {T}")
     check_generator("rng", rng)
+    dtype = _check_dtype(dtype)
     symbols = rng.integers(0, 4, size=(T, B))
     cols = np.arange(B)
     # the integer steps of [0.1 T, 0.2 T) and [0.5 T, 0.6 T): ceil(a T / 10) .. ceil(b T / 10) - 1, in exact integers

@@ -134,7 +134,11 @@ def mse_loss(pred: np.ndarray, target: np.ndarray, reduction: str = "mean") -> t
     check_same_dtype("target", target, "pred", pred.dtype)
     scale = _reduce_scale(reduction, pred.size)
     diff = pred - target
-    return float(scale * np.sum(diff**2)), (2.0 * scale) * diff
+    with np.errstate(over="ignore"):
+        loss = float(scale * np.sum(diff**2))
+    if not np.isfinite(loss):
+        raise FloatingPointError("pred: the squared error overflowed (predictions too large); training has diverged")
+    return loss, (2.0 * scale) * diff
 
 
 def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, reduction: str = "mean") -> tuple[float, np.ndarray]:

@@ -162,14 +162,11 @@ def backward(dhs: np.ndarray, cache: RNNCache) -> tuple[np.ndarray, np.ndarray, 
         das[t] = da
         dh_next = da @ p.W_hh
     check_finite("dh (gradient flowing back)", das, time_axis=0)
-    h_prev = np.concatenate([cache.h0[None], hs[:-1]], axis=0)
     H, D = p.W_xh.shape
     das2 = das.reshape(-1, H)
-    grads = RNNGrads(
-        dW_xh=das2.T @ x.reshape(-1, D),
-        dW_hh=das2.T @ h_prev.reshape(-1, H),
-        db_h=das2.sum(axis=0),
-    )
+    # sum_t da_t^T h_{t-1}: step 1 pairs with h0, the rest with hs[:-1] (views, no copy of hs)
+    dW_hh = das[0].T @ cache.h0 + das[1:].reshape(-1, H).T @ hs[:-1].reshape(-1, H)
+    grads = RNNGrads(dW_xh=das2.T @ x.reshape(-1, D), dW_hh=dW_hh, db_h=das2.sum(axis=0))
     return das @ p.W_xh, dh_next, grads
 
 

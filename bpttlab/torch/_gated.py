@@ -27,12 +27,12 @@ def check_gated_params(params: Any, cls: type, gates: int, D: int, dtype: torch.
     return H
 
 
-def check_sequence_input(x: Any, h0: Any, params: Any, cls: type, gates: int) -> int:
-    """Check x (T, B, D) and h0 (B, H) against the parameters; return H."""
+def check_sequence_input(x: Any, h0: Any, params: Any, cls: type, gates: int, h0_name: str = "h0") -> int:
+    """Check x (T, B, D) and h0 (B, H) against the parameters; return H. ``h0_name`` names h0 in errors."""
     check_tensor("x", x, ("T", "B", "D"), time_axis=0)
     T, B, D = x.shape
     H = check_gated_params(params, cls, gates, D, x.dtype)
-    check_tensor("h0", h0, ("B", "H"))
-    check_shape("h0", h0, (B, H))
-    check_dtype("h0", h0, "x", x.dtype)
+    check_tensor(h0_name, h0, ("B", "H"))
+    check_shape(h0_name, h0, (B, H))
+    check_dtype(h0_name, h0, "x", x.dtype)
     return H

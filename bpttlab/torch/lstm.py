@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from bpttlab.params import LSTMParams, LSTMState
-from bpttlab.torch._checks import check_shape, check_tensor
+from bpttlab.torch._checks import check_dtype, check_shape, check_tensor
 from bpttlab.torch._gated import check_sequence_input
 
 
@@ -21,9 +21,10 @@ def states(x: torch.Tensor, state0: LSTMState, params: LSTMParams) -> list[LSTMS
     """The state after t steps for t = 0..T (state0 first)."""
     if not isinstance(state0, LSTMState):
         raise TypeError(f"state0: expected LSTMState(h, c), got {type(state0).__name__}")
-    check_sequence_input(x, state0.h, params, LSTMParams, 4)
+    check_sequence_input(x, state0.h, params, LSTMParams, 4, h0_name="state0.h")
     check_tensor("state0.c", state0.c, ("B", "H"))
     check_shape("state0.c", state0.c, state0.h.shape)
+    check_dtype("state0.c", state0.c, "x", x.dtype)
     out = [state0]
     for t in range(x.shape[0]):
         out.append(step_forward(x[t], out[-1], params))
