@@ -30,6 +30,10 @@ class TrainLog(NamedTuple):
     clipped: np.ndarray
 
 
+def _copy_state(state):
+    return type(state)(*(a.copy() for a in state)) if isinstance(state, tuple) else state.copy()
+
+
 def train(
     model: seq.SeqModel,
     params: seq.SeqParams,
@@ -83,8 +87,11 @@ def train(
                     f"training diverged at training step {i} (chunk starting at time step {s}): {err}; "
                     "lower the learning rate or clip the gradient"
                 ) from err
-            for t in range(s + 1, e + 1):
-                history[t] = cell.state_at(cache, t - w)
+            # keep (copies of) only the states a later window can start from, so memory stays O(k2)
+            w_next = max(0, min(e + c1, T) - c2)
+            history = {t: v for t, v in history.items() if t >= w_next}
+            for t in range(max(s + 1, w_next), e + 1):
+                history[t] = _copy_state(cell.state_at(cache, t - w))
             if not np.isfinite(value):
                 raise FloatingPointError(
                     f"loss became non-finite at training step {i} (chunk starting at time step {s}); "
