@@ -32,8 +32,7 @@ def check_params(params: GRUParams, D: int | None = None, dtype: np.dtype | None
 
 
 def _step(gx: np.ndarray, h_prev: np.ndarray, p: GRUParams, variant: str):
-    """One step from the input projection gx (B, 3H); returns (h_t, r, z, n, hn) with hn the
-    reset-gated recurrent term inside n's tanh (before adding gx_n)."""
+    """One step from the input projection gx (B, 3H); returns (h_t, r, z, n), each (B, H)."""
     H = h_prev.shape[-1]
     rz = sigmoid(gx[:, : 2 * H] + h_prev @ p.W_h[: 2 * H].T + p.b_h[: 2 * H])
     r, z = rz[:, :H], rz[:, H:]
@@ -46,8 +45,12 @@ def _step(gx: np.ndarray, h_prev: np.ndarray, p: GRUParams, variant: str):
 
 
 def _step_backward_core(dh, h_prev, r, z, n, p: GRUParams, variant: str):
-    """One step back. Returns (dgx (B, 3H), dgh_rz (B, 2H), dgh_n (B, H), dh_prev, du) where
-    dgh_n is the gradient w.r.t. W_hn's product output and, for "cho", du is for u = r * h_prev."""
+    """One step back from dh = dL/dh_t (B, H). Returns (dgx (B, 3H), dgh_rz (B, 2H), dgh_n (B, H), dh_prev (B, H)).
+
+    dgx: gradient of the pre-activations [r, z, n] (equal to that of gx = W_x x_t + b_x);
+    dgh_rz: of the r and z blocks of W_h h_prev + b_h; dgh_n: of W_hn's product output
+    (torch: W_hn h_prev + b_hn; cho: W_hn (r * h_prev) + b_hn); dh_prev: of h_{t-1}, all paths.
+    """
     H = h_prev.shape[-1]
     dn = dh * (1.0 - z)
     dz = dh * (h_prev - n)
