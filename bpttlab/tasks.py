@@ -73,7 +73,7 @@ class Baseline(NamedTuple):
     rule: str
 
 
-ADDING_TOLERANCE = 0.04  # an answer counts as correct within 0.04 (Hochreiter & Schmidhuber 1997)
+ADDING_TOLERANCE = 0.04  # correct within 0.04 of the sum, adapted from Hochreiter & Schmidhuber (1997)
 
 
 def adding_problem(T: int, B: int, rng: np.random.Generator, dtype: object = np.float64) -> TaskBatch:

@@ -137,9 +137,10 @@ def forward(
     hs = np.empty((T, B, H), dtype=x.dtype)
     h = h0
     W_hh_T = params.W_hh.T
-    for t in range(T):
-        h = _act(u[t] + h @ W_hh_T, activation)
-        hs[t] = h
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, with its step
+        for t in range(T):
+            h = _act(u[t] + h @ W_hh_T, activation)
+            hs[t] = h
     check_finite("hs (hidden states)", hs, time_axis=0)
     return hs, RNNCache(x, h0, hs, params, activation)
 
@@ -157,10 +158,11 @@ def backward(dhs: np.ndarray, cache: RNNCache) -> tuple[np.ndarray, np.ndarray, 
     T = x.shape[0]
     das = np.empty_like(hs)
     dh_next = np.zeros_like(cache.h0)
-    for t in range(T - 1, -1, -1):
-        da = (dhs[t] + dh_next) * _act_grad(hs[t], cache.activation)
-        das[t] = da
-        dh_next = da @ p.W_hh
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, with its step
+        for t in range(T - 1, -1, -1):
+            da = (dhs[t] + dh_next) * _act_grad(hs[t], cache.activation)
+            das[t] = da
+            dh_next = da @ p.W_hh
     check_finite("dh (gradient flowing back)", das, time_axis=0)
     H, D = p.W_xh.shape
     das2 = das.reshape(-1, H)

@@ -25,7 +25,7 @@ CELL_OPTIONS = {"rnn": ("activation",), "lstm": (), "gru": ("variant",)}
 LOSSES = ("mse", "xent")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SeqModel:
     """What a sequence model is made of: the cell's kind and options, and its loss.
 
@@ -51,6 +51,15 @@ class SeqModel:
 class SeqParams(NamedTuple):
     cell: Any
     readout: ReadoutParams
+
+
+def init_params(model: SeqModel, D: int, H: int, O: int, rng: np.random.Generator, **options: Any) -> SeqParams:
+    """SeqParams for ``model``: the cell from bpttlab.init.init_cell (options passed on) and a readout (O outputs)."""
+    from bpttlab.init import init_cell, init_readout
+
+    if not isinstance(model, SeqModel):
+        raise TypeError(f"model: expected SeqModel, got {type(model).__name__}")
+    return SeqParams(init_cell(model.cell, D, H, rng, **options), init_readout(H, O, rng))
 
 
 class SeqGrads(NamedTuple):
@@ -89,7 +98,11 @@ def masked_loss(
         check_shape("y", y, ys.shape, ("T", "B", "O"))
         diff = ys - y
         O = ys.shape[-1]
-        return float(np.sum(mask[..., None] * diff**2) / (O * N)), (2.0 / (O * N)) * mask[..., None] * diff
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = float(np.sum(mask[..., None] * diff**2) / (O * N))
+        if not np.isfinite(value):
+            raise FloatingPointError("ys: the squared error overflowed (outputs too large); training has diverged")
+        return value, (2.0 / (O * N)) * mask[..., None] * diff
     if not isinstance(y, np.ndarray) or not np.issubdtype(y.dtype, np.integer):
         raise TypeError(f"y: expected integer class labels for loss 'xent', got {getattr(y, 'dtype', type(y).__name__)}")
     check_shape("y", y, ys.shape[:2], ("T", "B"))

@@ -1,0 +1,83 @@
+"""Character-level text data: the shipped corpus, a vocabulary and batches for language models."""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Iterator
+
+import numpy as np
+
+from bpttlab._checks import check_generator, check_positive_int
+from bpttlab.tasks import TaskBatch
+
+DATA = pathlib.Path(__file__).resolve().parent / "data"
+CORPORA = {"genesis_kjv": "genesis_kjv.txt"}
+
+
+def load_text(name: str = "genesis_kjv") -> str:
+    """A corpus shipped with bpttlab (see bpttlab/data/README.md for its source and licence)."""
+    if name not in CORPORA:
+        raise ValueError(f"name: expected one of {sorted(CORPORA)}, got {name!r}")
+    return (DATA / CORPORA[name]).read_text(encoding="ascii")
+
+
+class CharVocab:
+    """A fixed alphabet: characters <-> integer ids (sorted, so the mapping is reproducible)."""
+
+    def __init__(self, text: str) -> None:
+        if not isinstance(text, str) or not text:
+            raise ValueError("text: expected a non-empty str to build the alphabet from")
+        self.chars = sorted(set(text))
+        self.index = {c: i for i, c in enumerate(self.chars)}
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> np.ndarray:
+        """ids (len(text),) int64; a character outside the alphabet raises ValueError naming it."""
+        unknown = sorted(set(text) - self.index.keys())
+        if unknown:
+            raise ValueError(f"text: characters {unknown!r} are not in the vocabulary")
+        return np.array([self.index[c] for c in text], dtype=np.int64)
+
+    def decode(self, ids: np.ndarray) -> str:
+        """The string spelled by ``ids``."""
+        ids = np.asarray(ids)
+        if ids.size and (ids.min() < 0 or ids.max() >= len(self.chars)):
+            raise ValueError(f"ids: expected values in [0, {len(self.chars) - 1}], got [{ids.min()}, {ids.max()}]")
+        return "".join(self.chars[i] for i in ids.ravel())
+
+    def one_hot(self, ids: np.ndarray, dtype: object = np.float32) -> np.ndarray:
+        """One-hot rows: ids (...) -> (..., V)."""
+        return np.eye(len(self.chars), dtype=dtype)[ids]
+
+
+def char_batch(
+    ids: np.ndarray, T: int, B: int, rng: np.random.Generator, vocab_size: int, dtype: object = np.float32
+) -> TaskBatch:
+    """B random windows of T characters: x one-hot (T, B, V), y the next character's id (T, B)."""
+    T, B, V = check_positive_int("T", T), check_positive_int("B", B), check_positive_int("vocab_size", vocab_size)
+    check_generator("rng", rng)
+    if not isinstance(ids, np.ndarray) or ids.ndim != 1 or len(ids) < T + 1:
+        raise ValueError(f"ids: expected a 1-D id array with at least T + 1 = {T + 1} entries")
+    starts = rng.integers(0, len(ids) - T, size=B)
+    idx = starts[None, :] + np.arange(T)[:, None]
+    x = np.eye(V, dtype=dtype)[ids[idx]]
+    return TaskBatch(x, ids[idx + 1], np.ones((T, B), dtype=dtype), "xent")
+
+
+def stream_batches(ids: np.ndarray, T: int, B: int, vocab_size: int, dtype: object = np.float32) -> Iterator[TaskBatch]:
+    """Consecutive chunks of B parallel streams (the corpus cut into B equal parts), for stateful TBPTT.
+
+    Chunk j holds characters [j T, (j + 1) T) of every stream, so the state at the end
+    of chunk j is the right state to start chunk j + 1 from.
+    """
+    T, B, V = check_positive_int("T", T), check_positive_int("B", B), check_positive_int("vocab_size", vocab_size)
+    n = (len(ids) - 1) // B
+    if n < T:
+        raise ValueError(f"ids: expected at least B * T + 1 = {B * T + 1} ids for one chunk, got {len(ids)}")
+    streams = np.stack([ids[b * n : (b + 1) * n + 1] for b in range(B)], axis=1)  # (n + 1, B)
+    eye = np.eye(V, dtype=dtype)
+    for j in range(n // T):
+        s = j * T
+        yield TaskBatch(eye[streams[s : s + T]], streams[s + 1 : s + T + 1], np.ones((T, B), dtype=dtype), "xent")

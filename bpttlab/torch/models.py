@@ -1,0 +1,165 @@
+"""Small torch models for the application lessons, all time-first and stateful.
+
+Every model maps inputs x (T, B, D) and an optional recurrent state to outputs
+ys (T, B, O) and the state after the last step: ``ys, state = model(x, state)``.
+That is the interface ``bpttlab.torch.train.train`` drives, chunk by chunk for
+truncated BPTT. Frames travel flattened: D = S * S for S x S pixels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+def _recurrent(cell: str, D: int, H: int) -> nn.Module:
+    if cell not in CELLS:
+        raise ValueError(f"cell: expected one of {sorted(CELLS)}, got {cell!r}")
+    for name, v in (("D", D), ("H", H)):
+        if not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name}: expected a positive int, got {v!r}")
+    return CELLS[cell](D, H)
+
+
+def _check_x(x: Any, D: int) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[-1] != D:
+        raise ValueError(f"x: expected a tensor (T, B, D) with D = {D}, got {getattr(x, 'shape', type(x).__name__)}")
+    return x
+
+
+class SequenceRegressor(nn.Module):
+    """A recurrent layer (torch.nn RNN, LSTM or GRU) and a per-step linear readout: (T, B, D) -> (T, B, O)."""
+
+    def __init__(self, D: int, H: int, O: int, cell: str = "lstm") -> None:
+        super().__init__()
+        self.D = D
+        self.core = _recurrent(cell, D, H)
+        self.readout = nn.Linear(H, O)
+
+    def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+        hs, state = self.core(_check_x(x, self.D), state)
+        return self.readout(hs), state
+
+
+class FrameEncoder(nn.Module):
+    """A small CNN: one S x S frame -> a feature vector of size F (two stride-2 convolutions)."""
+
+    def __init__(self, size: int, features: int, channels: int = 8) -> None:
+        super().__init__()
+        if size % 4 != 0:
+            raise ValueError(f"size: expected a multiple of 4 (two stride-2 convolutions), got {size}")
+        self.size = size
+        self.net = nn.Sequential(
+            nn.Conv2d(1, channels, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(channels, 2 * channels, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Flatten(), nn.Linear(2 * channels * (size // 4) ** 2, features), nn.ReLU(),
+        )
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """frames (N, S*S) -> features (N, F)."""
+        return self.net(frames.reshape(-1, 1, self.size, self.size))
+
+
+class FrameDecoder(nn.Module):
+    """Features (N, F) -> frame logits (N, S*S), through two transposed convolutions."""
+
+    def __init__(self, size: int, features: int, channels: int = 8) -> None:
+        super().__init__()
+        self.size, self.channels = size, channels
+        self.fc = nn.Linear(features, 2 * channels * (size // 4) ** 2)
+        self.net = nn.Sequential(
+            nn.ReLU(),
+            nn.ConvTranspose2d(2 * channels, channels, 4, stride=2, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(channels, 1, 4, stride=2, padding=1),
+        )
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        q = self.size // 4
+        z = self.fc(features).reshape(-1, 2 * self.channels, q, q)
+        return self.net(z).reshape(-1, self.size * self.size)
+
+
+class NextFramePredictor(nn.Module):
+    """Encoder CNN per frame -> recurrent core over time -> decoder: frame t predicts frame t + 1.
+
+    x (T, B, S*S) frames in [0, 1] -> ys (T, B, S*S), the predicted next frames (a sigmoid keeps them in [0, 1]).
+    """
+
+    def __init__(self, size: int = 16, features: int = 64, H: int = 64, cell: str = "gru") -> None:
+        super().__init__()
+        self.size = size
+        self.encoder = FrameEncoder(size, features)
+        self.core = _recurrent(cell, features, H)
+        self.decoder = FrameDecoder(size, H)
+
+    def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+        T, B, _ = _check_x(x, self.size * self.size).shape
+        feats = self.encoder(x.reshape(T * B, -1)).reshape(T, B, -1)
+        hs, state = self.core(feats, state)
+        frames = torch.sigmoid(self.decoder(hs.reshape(T * B, -1)))
+        return frames.reshape(T, B, -1), state
+
+
+class PerFrameClassifier(nn.Module):
+    """The CNN alone: each frame classified on its own; the output at step t averages frames 1..t.
+
+    It has no state, so it cannot see the order of the frames. x (T, B, S*S) -> logits (T, B, C).
+    """
+
+    def __init__(self, size: int = 16, n_classes: int = 4, features: int = 32) -> None:
+        super().__init__()
+        self.size = size
+        self.encoder = FrameEncoder(size, features)
+        self.head = nn.Linear(features, n_classes)
+
+    def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+        T, B, _ = _check_x(x, self.size * self.size).shape
+        logits = self.head(self.encoder(x.reshape(T * B, -1))).reshape(T, B, -1)
+        steps = torch.arange(1, T + 1, dtype=logits.dtype).reshape(T, 1, 1)
+        return logits.cumsum(dim=0) / steps, None
+
+
+class CNNRNNClassifier(nn.Module):
+    """The same CNN per frame, then a recurrent core that reads the features in order. (T, B, S*S) -> (T, B, C)."""
+
+    def __init__(self, size: int = 16, n_classes: int = 4, features: int = 32, H: int = 32, cell: str = "gru") -> None:
+        super().__init__()
+        self.size = size
+        self.encoder = FrameEncoder(size, features)
+        self.core = _recurrent(cell, features, H)
+        self.head = nn.Linear(H, n_classes)
+
+    def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+        T, B, _ = _check_x(x, self.size * self.size).shape
+        feats = self.encoder(x.reshape(T * B, -1)).reshape(T, B, -1)
+        hs, state = self.core(feats, state)
+        return self.head(hs), state
+
+
+class CharLM(nn.Module):
+    """Character language model: one-hot characters (T, B, V) -> next-character logits (T, B, V)."""
+
+    def __init__(self, V: int, H: int = 128, cell: str = "lstm", layers: int = 1) -> None:
+        super().__init__()
+        if cell not in CELLS:
+            raise ValueError(f"cell: expected one of {sorted(CELLS)}, got {cell!r}")
+        self.V = V
+        self.core = CELLS[cell](V, H, num_layers=layers)
+        self.readout = nn.Linear(H, V)
+
+    def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+        hs, state = self.core(_check_x(x, self.V), state)
+        return self.readout(hs), state
+
+
+def detach_state(state: Any) -> Any:
+    """The same state cut from its history (tensors detached; tuples and None kept)."""
+    if state is None:
+        return None
+    if isinstance(state, torch.Tensor):
+        return state.detach()
+    return type(state)(detach_state(s) for s in state)

@@ -1,0 +1,140 @@
+"""The training loop of ``bpttlab.numpy.train`` for torch models (gradients by autograd).
+
+A model maps (x, state) to (ys, state), time-first (see ``bpttlab.torch.models``).
+Each training step draws a batch, runs it in chunks of k steps (truncated BPTT:
+the state is carried into the next chunk and cut from its history with detach;
+k = None is full BPTT), clips the gradient if asked, and updates with Adam or SGD.
+With ``carry_state`` the state also flows from one batch to the next, for streams
+whose batches are consecutive chunks. Non-finite losses or gradients stop the loop
+with a message naming the training step.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from bpttlab._checks import check_choice, check_generator, check_positive_int
+from bpttlab.numpy.train import TrainLog
+from bpttlab.tasks import TaskBatch
+from bpttlab.torch.models import detach_state
+from bpttlab.torch.seq import masked_loss
+
+
+def show_progress(progress: bool | None) -> bool:
+    """None means: show a progress bar only when the environment variable BPTTLAB_PROGRESS is 1."""
+    return os.environ.get("BPTTLAB_PROGRESS") == "1" if progress is None else bool(progress)
+
+
+def to_tensors(batch: TaskBatch, dtype: torch.dtype) -> TaskBatch:
+    """A TaskBatch of tensors: x, mask and float targets in ``dtype``; integer labels as int64."""
+    if not isinstance(batch, TaskBatch):
+        raise TypeError(f"batch: expected a bpttlab.tasks.TaskBatch, got {type(batch).__name__}")
+    y = torch.as_tensor(batch.y)
+    y = y.long() if batch.loss == "xent" else y.to(dtype)
+    return TaskBatch(torch.as_tensor(batch.x).to(dtype), y, torch.as_tensor(batch.mask).to(dtype), batch.loss)
+
+
+def _param_dtype(model: torch.nn.Module) -> torch.dtype:
+    p = next(model.parameters(), None)
+    if p is None:
+        raise ValueError("model: expected a torch.nn.Module with parameters")
+    return p.dtype
+
+
+def train(
+    model: torch.nn.Module,
+    make_batch: Callable[[np.random.Generator], TaskBatch],
+    steps: int,
+    rng: np.random.Generator,
+    *,
+    lr: float = 1e-3,
+    optimizer: str = "adam",
+    max_norm: float | None = None,
+    clip_value: float | None = None,
+    k: int | None = None,
+    carry_state: bool = False,
+    progress: bool | None = None,
+) -> TrainLog:
+    """Train ``model`` in place for ``steps`` batches drawn by ``make_batch(rng)``; returns the log.
+
+    k: truncation length (TBPTT(k, k), an update per chunk); None: full BPTT, one update per batch.
+    max_norm / clip_value: clip by global norm / by value before each update.
+    progress: a tqdm bar; None shows it only when BPTTLAB_PROGRESS=1 (never in stored lesson outputs).
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    steps = check_positive_int("steps", steps)
+    check_generator("rng", rng)
+    check_choice("optimizer", optimizer, ("adam", "sgd"))
+    if k is not None:
+        k = check_positive_int("k", k)
+    if max_norm is not None and clip_value is not None:
+        raise ValueError("max_norm, clip_value: expected at most one clipping rule, got both")
+    for name, v in (("lr", lr), ("max_norm", max_norm), ("clip_value", clip_value)):
+        if v is not None and not (np.isfinite(v) and v > 0):
+            raise ValueError(f"{name}: expected a positive finite number, got {v!r}")
+    dtype = _param_dtype(model)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=lr) if optimizer == "adam" else torch.optim.SGD(params, lr=lr)
+    losses, update_losses, norms, clipped = [], [], [], []
+    iterator: Any = range(steps)
+    if show_progress(progress):
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(iterator, desc="training", leave=False)
+    state = None
+    model.train()
+    for i in iterator:
+        batch = to_tensors(make_batch(rng), dtype)
+        T = batch.x.shape[0]
+        chunk = T if k is None else k
+        N = float(batch.mask.sum())
+        if not N > 0:
+            raise ValueError(f"make_batch: batch of training step {i} has no step with a loss (mask all zero)")
+        if not carry_state:
+            state = None
+        step_loss = 0.0
+        for s in range(0, T, chunk):
+            e = min(s + chunk, T)
+            ys, state = model(batch.x[s:e], state)
+            state = detach_state(state)  # carry the state, cut the graph
+            if float(batch.mask[s:e].sum()) == 0:
+                continue
+            loss = masked_loss(ys, batch.y[s:e], batch.mask[s:e], batch.loss, N)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"loss became non-finite at training step {i} (chunk starting at time step {s}); "
+                    "lower the learning rate or clip the gradient"
+                )
+            opt.zero_grad()
+            loss.backward()
+            norm = float(torch.sqrt(sum((p.grad.double() ** 2).sum() for p in params if p.grad is not None)))
+            if not np.isfinite(norm):
+                raise FloatingPointError(f"gradient became non-finite at training step {i} (chunk starting at time step {s})")
+            if max_norm is not None:
+                torch.nn.utils.clip_grad_norm_(params, max_norm)
+            elif clip_value is not None:
+                torch.nn.utils.clip_grad_value_(params, clip_value)
+            clipped.append(bool(max_norm is not None and norm > max_norm))
+            opt.step()
+            step_loss += loss.item()
+            update_losses.append(loss.item())
+            norms.append(norm)
+        losses.append(step_loss)
+    model.eval()
+    return TrainLog(np.array(losses), np.array(update_losses), np.array(norms), np.array(clipped, dtype=bool))
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, batch: TaskBatch, tolerance: float = 0.04) -> tuple[float, float]:
+    """(loss, accuracy) of ``model`` on ``batch`` from a fresh state (accuracy as in bpttlab.numpy.seq.accuracy)."""
+    from bpttlab.numpy.seq import accuracy
+
+    t = to_tensors(batch, _param_dtype(model))
+    ys, _ = model(t.x)
+    value = float(masked_loss(ys, t.y, t.mask, batch.loss))
+    return value, accuracy(ys.double().numpy(), batch, tolerance)
