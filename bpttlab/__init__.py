@@ -5,13 +5,14 @@
 The torch backend is imported on demand (``import bpttlab.torch``).
 """
 
-from bpttlab import clip, cost, diagnostics, gradcheck, init, optim, params, plotting, tasks
+from bpttlab import animation, clip, cost, diagnostics, gradcheck, init, optim, params, plotting, series, tasks, text, video
 from bpttlab.gradcheck import directional_check, numerical_gradient, rel_error
 from bpttlab.params import MLPGrads, MLPParams, ReadoutGrads, ReadoutParams, RNNGrads, RNNParams
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "animation",
     "clip",
     "cost",
     "diagnostics",
@@ -20,7 +21,10 @@ __all__ = [
     "optim",
     "params",
     "plotting",
+    "series",
     "tasks",
+    "text",
+    "video",
     "directional_check",
     "numerical_gradient",
     "rel_error",

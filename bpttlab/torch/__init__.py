@@ -1,6 +1,6 @@
 """Torch backend: the same maths as ``bpttlab.numpy`` in torch ops; gradients by autograd."""
 
-from bpttlab.torch import convert, gru, layers, lstm, mlp, nnmap, rnn, seq
+from bpttlab.torch import convert, gru, layers, lstm, mlp, models, nnmap, rnn, seq, train
 from bpttlab.torch.convert import grads_of, to_numpy, to_torch
 
-__all__ = ["convert", "gru", "layers", "lstm", "mlp", "nnmap", "rnn", "seq", "grads_of", "to_numpy", "to_torch"]
+__all__ = ["convert", "gru", "layers", "lstm", "mlp", "models", "nnmap", "rnn", "seq", "train", "grads_of", "to_numpy", "to_torch"]
