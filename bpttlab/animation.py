@@ -20,10 +20,14 @@ def tile_frames(rows: Sequence[np.ndarray], gap: int = 1) -> np.ndarray:
     """Put several clips side by side: each (T, S, S) in [0, 1] -> (T, S, n*S + (n-1)*gap), gaps set to 1."""
     if not rows:
         raise ValueError("rows: expected at least one clip (T, S, S)")
-    T = rows[0].shape[0]
+    if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or gap < 0:
+        raise ValueError(f"gap: expected an int >= 0 (columns between clips), got {gap!r}")
+    T, S = (tuple(getattr(rows[0], "shape", ())) + (None, None))[:2]
     for i, r in enumerate(rows):
-        if not isinstance(r, np.ndarray) or r.ndim != 3 or r.shape[0] != T:
-            raise ValueError(f"rows[{i}]: expected an array (T, S, S) with T = {T}, got {getattr(r, 'shape', None)}")
+        if not isinstance(r, np.ndarray) or r.ndim != 3 or r.shape[:2] != (T, S):
+            raise ValueError(
+                f"rows[{i}]: expected an array (T, S, S) with T = {T}, S = {S}, got {getattr(r, 'shape', None)}"
+            )
     parts = []
     for i, r in enumerate(rows):
         if i:

@@ -124,6 +124,8 @@ def ar_fit(series: np.ndarray, p: int, ridge: float = 1e-8) -> np.ndarray:
 def ar_predict(coef: np.ndarray, history: np.ndarray, steps: int = 1) -> np.ndarray:
     """Forecast ``steps`` values after ``history`` (..., >= p), feeding predictions back in. (..., steps)."""
     coef = np.asarray(coef, dtype=np.float64)
+    if coef.ndim != 1 or len(coef) < 2:
+        raise ValueError(f"coef: expected [c, a_1, ..., a_p] with p >= 1 (as ar_fit returns), got shape {coef.shape}")
     p = len(coef) - 1
     steps = check_positive_int("steps", steps)
     history = np.asarray(history, dtype=np.float64)

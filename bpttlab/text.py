@@ -73,11 +73,15 @@ def stream_batches(ids: np.ndarray, T: int, B: int, vocab_size: int, dtype: obje
     of chunk j is the right state to start chunk j + 1 from.
     """
     T, B, V = check_positive_int("T", T), check_positive_int("B", B), check_positive_int("vocab_size", vocab_size)
+    if not isinstance(ids, np.ndarray) or ids.ndim != 1:
+        raise ValueError(f"ids: expected a 1-D id array, got {getattr(ids, 'shape', type(ids).__name__)}")
     n = (len(ids) - 1) // B
     if n < T:
         raise ValueError(f"ids: expected at least B * T + 1 = {B * T + 1} ids for one chunk, got {len(ids)}")
     streams = np.stack([ids[b * n : (b + 1) * n + 1] for b in range(B)], axis=1)  # (n + 1, B)
     eye = np.eye(V, dtype=dtype)
-    for j in range(n // T):
-        s = j * T
-        yield TaskBatch(eye[streams[s : s + T]], streams[s + 1 : s + T + 1], np.ones((T, B), dtype=dtype), "xent")
+    # a generator inside, so the checks above run when stream_batches is called, not at the first next()
+    return (
+        TaskBatch(eye[streams[s : s + T]], streams[s + 1 : s + T + 1], np.ones((T, B), dtype=dtype), "xent")
+        for s in range(0, (n // T) * T, T)
+    )

@@ -72,6 +72,11 @@ def bouncing_balls(
     if not 0 < radius < (size - 1) / 2:
         raise ValueError(f"radius: expected 0 < radius < (size - 1) / 2 = {(size - 1) / 2}, got {radius}")
     low, high = radius, size - 1 - radius
+    if hi > high - low:  # one reflection per step keeps a ball inside only if it moves at most the free width
+        raise ValueError(
+            f"speed_range: expected speeds of at most size - 1 - 2 radius = {high - low} pixels per frame, "
+            f"got {speed_range}"
+        )
     pos = rng.uniform(low, high, size=(B, n_balls, 2))
     angle = rng.uniform(0.0, 2 * np.pi, size=(B, n_balls))
     speed = rng.uniform(lo, hi, size=(B, n_balls))

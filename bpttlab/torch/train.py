@@ -89,7 +89,10 @@ def train(
     state = None
     model.train()
     for i in iterator:
-        batch = to_tensors(make_batch(rng), dtype)
+        batch = make_batch(rng)
+        if not isinstance(batch, TaskBatch):
+            raise TypeError(f"make_batch: expected it to return a TaskBatch, got {type(batch).__name__}")
+        batch = to_tensors(batch, dtype)
         T = batch.x.shape[0]
         chunk = T if k is None else k
         N = float(batch.mask.sum())
@@ -115,11 +118,14 @@ def train(
             norm = float(torch.sqrt(sum((p.grad.double() ** 2).sum() for p in params if p.grad is not None)))
             if not np.isfinite(norm):
                 raise FloatingPointError(f"gradient became non-finite at training step {i} (chunk starting at time step {s})")
+            was_clipped = False
             if max_norm is not None:
                 torch.nn.utils.clip_grad_norm_(params, max_norm)
+                was_clipped = norm > max_norm
             elif clip_value is not None:
+                was_clipped = any(bool((p.grad.abs() > clip_value).any()) for p in params if p.grad is not None)
                 torch.nn.utils.clip_grad_value_(params, clip_value)
-            clipped.append(bool(max_norm is not None and norm > max_norm))
+            clipped.append(was_clipped)
             opt.step()
             step_loss += loss.item()
             update_losses.append(loss.item())
