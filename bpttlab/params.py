@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import numpy as np
+
 
 class RNNParams(NamedTuple):
     """Vanilla RNN: h_t = f(W_xh x_t + W_hh h_{t-1} + b_h). Shapes (H, D), (H, H), (H,)."""
@@ -150,7 +152,7 @@ def cell_param_count(cell: str, D: int, H: int, biases: int | None = None) -> in
     if cell not in gates:
         raise ValueError(f"cell: expected one of {list(gates)}, got {cell!r}")
     for name, v in (("D", D), ("H", H)):
-        if not isinstance(v, int) or v < 1:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name}: expected a positive int, got {v!r}")
     if biases is None:
         biases = 2 if cell == "gru" else 1

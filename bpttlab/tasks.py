@@ -103,12 +103,14 @@ def adding_problem(T: int, B: int, rng: np.random.Generator, dtype: object = np.
     return TaskBatch(x.astype(dtype), y.astype(dtype), mask.astype(dtype), "mse")
 
 
-def adding_baseline() -> Baseline:
+def adding_baseline(tolerance: float = ADDING_TOLERANCE) -> Baseline:
     """Always answering 1 (the mean of the sum): MSE = Var(U1 + U2) = 1/6.
 
-    Its accuracy is P(|U1 + U2 - 1| < 0.04) = 2(0.04) - 0.04^2 for the triangular law of the sum.
+    Its accuracy is P(|U1 + U2 - 1| < tol) = 2 tol - tol^2 for the triangular law of the sum (tol <= 1).
     """
-    tol = ADDING_TOLERANCE
+    if not 0 < tolerance <= 1:
+        raise ValueError(f"tolerance: expected 0 < tolerance <= 1, got {tolerance!r}")
+    tol = float(tolerance)
     return Baseline(1.0 / 6.0, 2 * tol - tol**2, "always answer 1, the mean of the sum")
 
 

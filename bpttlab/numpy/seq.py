@@ -17,7 +17,7 @@ import numpy as np
 
 from bpttlab._checks import check_choice, check_finite, check_float_array, check_positive_int, check_shape
 from bpttlab.params import ReadoutGrads, ReadoutParams
-from bpttlab.tasks import TaskBatch
+from bpttlab.tasks import ADDING_TOLERANCE, TaskBatch
 from bpttlab.numpy import gru, layers, lstm, rnn
 
 CELLS = {"rnn": rnn, "lstm": lstm, "gru": gru}
@@ -117,7 +117,7 @@ def masked_loss(
     return float(np.sum(mask * per_step) / N), (mask / N)[..., None] * dys
 
 
-def accuracy(ys: np.ndarray, batch: TaskBatch, tolerance: float = 0.04) -> float:
+def accuracy(ys: np.ndarray, batch: TaskBatch, tolerance: float = ADDING_TOLERANCE) -> float:
     """Fraction of the masked steps answered correctly: argmax = label ("xent") or |error| < tolerance ("mse")."""
     m = batch.mask > 0
     if batch.loss == "xent":

@@ -15,7 +15,7 @@ import numpy as np
 from bpttlab._checks import check_choice, check_generator, check_positive_int
 from bpttlab.clip import clip_by_global_norm, clip_by_value, global_norm
 from bpttlab.optim import adam_init, adam_step, sgd_step
-from bpttlab.tasks import TaskBatch
+from bpttlab.tasks import ADDING_TOLERANCE, TaskBatch
 from bpttlab.numpy import seq
 
 
@@ -123,7 +123,7 @@ def train(
     return params, TrainLog(np.array(losses), np.array(update_losses), np.array(norms), np.array(clipped, dtype=bool))
 
 
-def evaluate(model: seq.SeqModel, params: seq.SeqParams, batch: TaskBatch, tolerance: float = 0.04) -> tuple[float, float]:
+def evaluate(model: seq.SeqModel, params: seq.SeqParams, batch: TaskBatch, tolerance: float = ADDING_TOLERANCE) -> tuple[float, float]:
     """(loss, accuracy) of ``params`` on ``batch`` from a zero initial state."""
     T, B, _ = batch.x.shape
     state0 = seq.CELLS[model.cell].zero_state(params.cell, B)

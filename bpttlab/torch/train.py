@@ -19,7 +19,7 @@ import torch
 
 from bpttlab._checks import check_choice, check_generator, check_positive_int
 from bpttlab.numpy.train import TrainLog
-from bpttlab.tasks import TaskBatch
+from bpttlab.tasks import ADDING_TOLERANCE, TaskBatch
 from bpttlab.torch.models import detach_state
 from bpttlab.torch.seq import masked_loss
 
@@ -136,7 +136,7 @@ def train(
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, batch: TaskBatch, tolerance: float = 0.04) -> tuple[float, float]:
+def evaluate(model: torch.nn.Module, batch: TaskBatch, tolerance: float = ADDING_TOLERANCE) -> tuple[float, float]:
     """(loss, accuracy) of ``model`` on ``batch`` from a fresh state (accuracy as in bpttlab.numpy.seq.accuracy)."""
     from bpttlab.numpy.seq import accuracy
 
