@@ -5,7 +5,7 @@
 The torch backend is imported on demand (``import bpttlab.torch``).
 """
 
-from bpttlab import animation, clip, cost, diagnostics, gradcheck, init, optim, params, plotting, series, tasks, text, video
+from bpttlab import animation, clip, cost, diagnostics, gradcheck, init, metrics, optim, params, plotting, series, tasks, text, video
 from bpttlab.gradcheck import directional_check, numerical_gradient, rel_error
 from bpttlab.params import MLPGrads, MLPParams, ReadoutGrads, ReadoutParams, RNNGrads, RNNParams
 
@@ -18,6 +18,7 @@ __all__ = [
     "diagnostics",
     "gradcheck",
     "init",
+    "metrics",
     "optim",
     "params",
     "plotting",

@@ -110,12 +110,15 @@ def motion_clips(
     radius: float = 2.0,
     speed: float = 1.0,
     dtype: object = np.float32,
+    labels: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Action clips: one blob moving right, left, down or up (classes 0-3, see DIRECTIONS).
 
     The frame wraps around (a torus) and the start is uniform, so every single frame
     is a blob at a uniformly random place whatever the class: only the change between
     frames tells the direction. Returns frames (T, B, S, S) and labels (B,) int64.
+    labels: the classes of the B clips, (B,) ints in 0-3 (for example a balanced test set);
+    None draws them uniformly from rng.
     """
     T, B, size = check_positive_int("T", T), check_positive_int("B", B), check_positive_int("size", size)
     check_generator("rng", rng)
@@ -123,7 +126,19 @@ def motion_clips(
         raise ValueError(f"T: expected at least 2 frames (motion needs two), got {T}")
     if not 0 < speed < size / 2:
         raise ValueError(f"speed: expected 0 < speed < size / 2 pixels per frame, got {speed}")
-    labels = rng.integers(0, len(DIRECTIONS), size=B)
+    if labels is None:
+        labels = rng.integers(0, len(DIRECTIONS), size=B)
+    elif (
+        not isinstance(labels, np.ndarray) or labels.shape != (B,) or not np.issubdtype(labels.dtype, np.integer)
+        or labels.min() < 0 or labels.max() >= len(DIRECTIONS)
+    ):
+        got = (
+            f"shape {labels.shape}, dtype {labels.dtype}, values in [{labels.min()}, {labels.max()}]"
+            if isinstance(labels, np.ndarray) and labels.size else type(labels).__name__
+        )
+        raise ValueError(
+            f"labels: expected None or an int array of shape (B,) = ({B},) with classes in 0-{len(DIRECTIONS) - 1}, got {got}"
+        )
     start = rng.uniform(0.0, size, size=(B, 2))
     steps = np.array([_STEP[d] for d in DIRECTIONS])[labels] * speed  # (B, 2)
     centres = (start[None] + np.arange(T)[:, None, None] * steps[None]) % size  # (T, B, 2)

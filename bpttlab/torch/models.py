@@ -8,9 +8,11 @@ truncated BPTT. Frames travel flattened: D = S * S for S x S pixels.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -87,14 +89,22 @@ class NextFramePredictor(nn.Module):
     """Encoder CNN per frame -> recurrent core over time -> decoder: frame t predicts frame t + 1.
 
     x (T, B, S*S) frames in [0, 1] -> ys (T, B, S*S), the predicted next frames (a sigmoid keeps them in [0, 1]).
+    The output bias starts at logit(base_rate), so the untrained model predicts a nearly empty frame
+    of brightness about base_rate instead of a grey 0.5 everywhere.
     """
 
-    def __init__(self, size: int = 16, features: int = 64, H: int = 64, cell: str = "gru") -> None:
+    def __init__(
+        self, size: int = 16, features: int = 64, H: int = 64, cell: str = "gru", base_rate: float = 0.05
+    ) -> None:
         super().__init__()
+        if not (isinstance(base_rate, (int, float)) and 0 < base_rate < 1):
+            raise ValueError(f"base_rate: expected a pixel brightness strictly between 0 and 1, got {base_rate!r}")
         self.size = size
         self.encoder = FrameEncoder(size, features)
         self.core = _recurrent(cell, features, H)
         self.decoder = FrameDecoder(size, H)
+        with torch.no_grad():
+            self.decoder.net[-1].bias.fill_(math.log(base_rate / (1 - base_rate)))
 
     def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
         T, B, _ = _check_x(x, self.size * self.size).shape
@@ -104,39 +114,73 @@ class NextFramePredictor(nn.Module):
         return frames.reshape(T, B, -1), state
 
 
+def _encode_frames(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """x (T, B, S*S) -> features (T, B, F) of every frame on its own, normalised if ``model.normalize``."""
+    T, B, D = x.shape
+    frames = x.reshape(T * B, D)
+    if model.normalize:
+        frames = F.layer_norm(frames, (D,))  # each frame: zero mean, unit variance over its pixels
+    return model.norm(model.encoder(frames)).reshape(T, B, -1)
+
+
 class PerFrameClassifier(nn.Module):
     """The CNN alone: each frame classified on its own; the output at step t averages frames 1..t.
 
-    It has no state, so it cannot see the order of the frames. x (T, B, S*S) -> logits (T, B, C).
+    Its state is (sum of the logits so far (B, C), number of frames so far ()), so a run in chunks
+    (truncated BPTT) continues the same average; a sum ignores order, so it cannot see the order of
+    the frames. x (T, B, S*S) -> logits (T, B, C).
+    normalize: standardise each frame over its pixels before the CNN and apply a layer norm to its
+    features (per frame, so nothing mixes frames or clips); without it the untrained CNN's features
+    barely depend on where the blob is.
     """
 
-    def __init__(self, size: int = 16, n_classes: int = 4, features: int = 32) -> None:
+    def __init__(self, size: int = 16, n_classes: int = 4, features: int = 32, normalize: bool = True) -> None:
         super().__init__()
-        self.size = size
+        self.size, self.normalize = size, bool(normalize)
         self.encoder = FrameEncoder(size, features)
+        self.norm = nn.LayerNorm(features) if self.normalize else nn.Identity()
         self.head = nn.Linear(features, n_classes)
 
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-frame features: x (T, B, S*S) -> (T, B, F)."""
+        return _encode_frames(self, _check_x(x, self.size * self.size))
+
     def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
-        T, B, _ = _check_x(x, self.size * self.size).shape
-        logits = self.head(self.encoder(x.reshape(T * B, -1))).reshape(T, B, -1)
-        steps = torch.arange(1, T + 1, dtype=logits.dtype).reshape(T, 1, 1)
-        return logits.cumsum(dim=0) / steps, None
+        logits = self.head(self.encode(x))
+        T = logits.shape[0]
+        total, count = (logits.new_zeros(logits.shape[1:]), logits.new_zeros(())) if state is None else state
+        sums = torch.cat([total[None], logits]).cumsum(dim=0)[1:]
+        counts = count + torch.arange(1, T + 1, dtype=logits.dtype).reshape(T, 1, 1)
+        return sums / counts, (sums[-1], counts[-1, 0, 0])
 
 
 class CNNRNNClassifier(nn.Module):
-    """The same CNN per frame, then a recurrent core that reads the features in order. (T, B, S*S) -> (T, B, C)."""
+    """The same CNN per frame, then a recurrent core that reads the features in order. (T, B, S*S) -> (T, B, C).
 
-    def __init__(self, size: int = 16, n_classes: int = 4, features: int = 32, H: int = 32, cell: str = "gru") -> None:
+    The logits at step t are a linear readout of the hidden state h_t; normalize as in PerFrameClassifier.
+    """
+
+    def __init__(
+        self, size: int = 16, n_classes: int = 4, features: int = 32, H: int = 32, cell: str = "gru",
+        normalize: bool = True,
+    ) -> None:
         super().__init__()
-        self.size = size
+        self.size, self.normalize = size, bool(normalize)
         self.encoder = FrameEncoder(size, features)
+        self.norm = nn.LayerNorm(features) if self.normalize else nn.Identity()
         self.core = _recurrent(cell, features, H)
         self.head = nn.Linear(H, n_classes)
 
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-frame features: x (T, B, S*S) -> (T, B, F)."""
+        return _encode_frames(self, _check_x(x, self.size * self.size))
+
+    def states(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+        """Hidden states hs (T, B, H) of the core (h_t for an LSTM) and the state after the last step."""
+        return self.core(self.encode(x), state)
+
     def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
-        T, B, _ = _check_x(x, self.size * self.size).shape
-        feats = self.encoder(x.reshape(T * B, -1)).reshape(T, B, -1)
-        hs, state = self.core(feats, state)
+        hs, state = self.states(x, state)
         return self.head(hs), state
 
 
@@ -154,6 +198,31 @@ class CharLM(nn.Module):
     def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
         hs, state = self.core(_check_x(x, self.V), state)
         return self.readout(hs), state
+
+
+def rollout(model: nn.Module, context: torch.Tensor, steps: int, state: Any = None) -> torch.Tensor:
+    """Closed loop: read ``context``, then feed each prediction back in as the next input.
+
+    context (T0, B, D) -> predictions (steps, B, D) of the ``steps`` inputs that follow the context.
+    The first row is the model's ordinary (teacher-forced) output at the last context step; every later
+    row sees only the model's own outputs. Needs a model whose outputs live in its input space (O = D).
+    Gradients follow the caller's mode: wrap the call in ``torch.no_grad()`` to evaluate.
+    """
+    if not isinstance(context, torch.Tensor) or context.dim() != 3 or context.shape[0] < 1:
+        raise ValueError(f"context: expected a tensor (T0, B, D) with T0 >= 1, got {getattr(context, 'shape', None)}")
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"steps: expected a positive int, got {steps!r}")
+    ys, state = model(context, state)
+    if ys.shape[1:] != context.shape[1:]:
+        raise ValueError(
+            f"model: expected outputs shaped like its inputs (B, D) = {tuple(context.shape[1:])} to feed back, "
+            f"got {tuple(ys.shape[1:])}"
+        )
+    outputs = [ys[-1:]]
+    for _ in range(steps - 1):
+        y, state = model(outputs[-1], state)
+        outputs.append(y)
+    return torch.cat(outputs)
 
 
 def detach_state(state: Any) -> Any:
