@@ -95,3 +95,13 @@ def test_references_page_lists_the_bibliography():
     soup = _page("book/references")
     entries = soup.select(".citation, dl.citation > dt, div.citation")
     assert len(entries) >= 10, f"references page shows {len(entries)} entries, expected the whole bibliography"
+
+
+def test_video_lesson_animation_plays_in_the_page():
+    """The next-frame lesson's animation reaches the site as an animated PNG (played by <img>)."""
+    from bpttlab.animation import is_animated_png
+
+    soup = _page("book/video_prediction")
+    sources = [img["src"] for img in soup.select(".cell_output img")]
+    animated = [s for s in sources if is_animated_png(((HTML / "book" / s).resolve()).read_bytes())]
+    assert animated, "book/video_prediction: no animated PNG among the cell outputs"
