@@ -100,3 +100,15 @@ def check_generator(name: str, value: Any) -> np.random.Generator:
             f"got {type(value).__name__}"
         )
     return value
+
+
+def check_upstream(name: str, value: Any, like: np.ndarray, dims: Sequence[str]) -> np.ndarray:
+    """Check an upstream gradient against the array it is the gradient of: same shape and dtype, finite.
+
+    ``like`` is time-first; a non-finite value is reported with its time step.
+    """
+    check_float_array(name, value, dims)
+    check_shape(name, value, like.shape, dims)
+    check_same_dtype(name, value, "the forward pass", like.dtype)
+    check_finite(name, value, time_axis=0)
+    return value

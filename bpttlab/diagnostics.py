@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 
-from bpttlab._checks import check_positive_int
 from bpttlab.init import spectral_radius
 from bpttlab.numpy import gru, lstm, rnn
 

@@ -95,6 +95,13 @@ def exact_one_minus_square(h: np.ndarray) -> np.ndarray:
     return np.array([float(1 - Fraction(float(v)) ** 2) for v in h])
 
 
+def with_value(a: np.ndarray, index, value=np.nan) -> np.ndarray:
+    """A copy of ``a`` with ``value`` (NaN unless told) at ``index``: bad-input cases."""
+    a = a.copy()
+    a[index] = value
+    return a
+
+
 # ----------------------------------------------------------------- the NumPy-vs-torch error record
 
 _MAX_REL: dict[str, float] = {}

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from bpttlab import rel_error
+
 from bpttlab.init import init_gru, init_lstm
 from bpttlab.numpy import gru, lstm
 from bpttlab.params import GRUParams, LSTMParams, LSTMState
@@ -27,10 +27,7 @@ from bpttlab.torch import grads_of, nnmap, to_torch
 from bpttlab.torch import gru as tgru
 from bpttlab.torch import lstm as tlstm
 
-try:  # the shared record of the largest NumPy-vs-torch error, printed after the run
-    from conftest import record as _conftest_record
-except ImportError:  # pragma: no cover - conftest is maintained elsewhere
-    _conftest_record = None
+from conftest import record  # the shared record of the largest NumPy-vs-torch error, printed after the run
 
 TOL_TORCH = 1e-10  # float64: NumPy vs bpttlab.torch vs torch.nn (DESIGN.md)
 TOL_FD = 1e-7  # central finite differences, small cases
@@ -42,16 +39,6 @@ TOL_FLOAT32 = 1e-5  # float32 vs float64
 CELLS = [("lstm", None), ("gru", "torch"), ("gru", "cho")]
 CELL_IDS = ["lstm", "gru-torch", "gru-cho"]
 
-MAX_PARITY: dict[str, float] = {}
-
-
-def record(group: str, a: np.ndarray, b: np.ndarray) -> float:
-    """rel_error(a, b), remembered per group here and in conftest's summary when it has one."""
-    err = rel_error(a, b)
-    MAX_PARITY[group] = max(MAX_PARITY.get(group, 0.0), err)
-    if _conftest_record is not None:
-        _conftest_record(group, a, b)
-    return err
 
 
 # ----------------------------------------------------------------- problems

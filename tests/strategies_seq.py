@@ -10,29 +10,16 @@ from typing import NamedTuple
 import numpy as np
 from hypothesis import strategies as st
 
-from bpttlab import rel_error, tasks
+from bpttlab import tasks
 from bpttlab.init import init_readout, init_rnn
 from bpttlab.numpy import seq
 from bpttlab.optim import leaves
 from bpttlab.torch import to_torch
 
-try:  # the shared record of the largest NumPy-vs-torch error, printed after the run
-    from conftest import record as _conftest_record
-except ImportError:  # pragma: no cover - conftest is maintained elsewhere
-    _conftest_record = None
+from conftest import record  # noqa: F401  (re-exported: the shared error record printed after the run)
 
 TOL_TORCH = 1e-10  # float64 NumPy vs torch (DESIGN.md)
 TASKS = ("adding", "copy", "temporal", "sine")  # sine: a per-step loss, every chunk has one
-MAX_PARITY: dict[str, float] = {}
-
-
-def record(group: str, a: np.ndarray, b: np.ndarray) -> float:
-    """rel_error(a, b), remembered per group here and in conftest's summary when it has one."""
-    err = rel_error(a, b)
-    MAX_PARITY[group] = max(MAX_PARITY.get(group, 0.0), err)
-    if _conftest_record is not None:
-        _conftest_record(group, a, b)
-    return err
 
 
 # ----------------------------------------------------------------- batches and parameters

@@ -10,9 +10,10 @@ from hypothesis import given, settings
 
 from bpttlab import directional_check, numerical_gradient, rel_error
 from bpttlab.numpy import gru
-from bpttlab.params import GRUGrads, GRUParams, LSTMParams, LSTMState
+from bpttlab.params import GRUGrads, LSTMParams, LSTMState
 from bpttlab.torch import gru as tgru
 from bpttlab.torch import to_torch
+from conftest import with_value
 from strategies_gated import (
     TOL_DIRECTION,
     TOL_FD,
@@ -271,12 +272,6 @@ def test_forward_backward_do_not_modify_inputs():
 # ----------------------------------------------------------------- bad input
 
 
-def _set(a, index, value=np.nan):
-    """A copy of ``a`` with ``value`` (NaN unless told) at ``index``."""
-    a = a.copy()
-    a[index] = value
-    return a
-
 
 BAD_FORWARD = {
     "x rank 4": (lambda x, h, p: (x[None], h, p), ValueError, r"x: expected 3 axes \(T, B, D\), got 4 axes"),
@@ -323,27 +318,27 @@ BAD_FORWARD = {
         r"params.b_h: expected dtype float64 \(the dtype of x\), got float32",
     ),
     "NaN in x": (
-        lambda x, h, p: (_set(x, (3, 0, 1)), h, p),
+        lambda x, h, p: (with_value(x, (3, 0, 1)), h, p),
         FloatingPointError,
         r"x: non-finite value \(NaN or inf\) at time step 3",
     ),
     "-inf in x": (
-        lambda x, h, p: (_set(x, (1, 1, 2), -np.inf), h, p),
+        lambda x, h, p: (with_value(x, (1, 1, 2), -np.inf), h, p),
         FloatingPointError,
         r"x: non-finite value \(NaN or inf\) at time step 1",
     ),
     "NaN in h0": (
-        lambda x, h, p: (x, _set(h, (0, 3)), p),
+        lambda x, h, p: (x, with_value(h, (0, 3)), p),
         FloatingPointError,
         r"h0: non-finite value \(NaN or inf\) at index \(0, 3\)",
     ),
     "NaN in W_x": (
-        lambda x, h, p: (x, h, p._replace(W_x=_set(p.W_x, (4, 1)))),
+        lambda x, h, p: (x, h, p._replace(W_x=with_value(p.W_x, (4, 1)))),
         FloatingPointError,
         r"params.W_x: non-finite value \(NaN or inf\) at index \(4, 1\)",
     ),
     "inf in b_h": (
-        lambda x, h, p: (x, h, p._replace(b_h=_set(p.b_h, (12,), np.inf))),
+        lambda x, h, p: (x, h, p._replace(b_h=with_value(p.b_h, (12,), np.inf))),
         FloatingPointError,
         r"params.b_h: non-finite value \(NaN or inf\) at index \(12,\)",
     ),
@@ -392,7 +387,7 @@ def test_backward_and_steps_reject_bad_input():
     with pytest.raises(ValueError, match=r"dhs: expected shape \(T, B, H\) = \(4, 2, 5\), got \(3, 2, 5\)"):
         gru.backward(p.dhs[:3], cache)
     with pytest.raises(FloatingPointError, match=r"dhs: non-finite value \(NaN or inf\) at time step 2"):
-        gru.backward(_set(p.dhs, (2, 1, 4)), cache)
+        gru.backward(with_value(p.dhs, (2, 1, 4)), cache)
     with pytest.raises(ValueError, match=r"x_t: expected 2 axes \(B, D\), got 1 axes"):
         gru.step_forward(p.x[0, 0], p.state0, p.params, "cho")
     with pytest.raises(ValueError, match=r"h_prev: expected shape \(B, H\) = \(2, 5\), got \(2, 3\)"):
@@ -421,4 +416,4 @@ def test_torch_twin_rejects_bad_input():
     with pytest.raises(TypeError, match=r"params: expected GRUParams, got tuple"):
         tgru.forward(x, h0, tuple(params))
     with pytest.raises(FloatingPointError, match=r"x: non-finite value \(NaN or inf\) at time step 2"):
-        tgru.forward(torch.tensor(_set(p.x, (2, 0, 0))), h0, params, "cho")
+        tgru.forward(torch.tensor(with_value(p.x, (2, 0, 0))), h0, params, "cho")

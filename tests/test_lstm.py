@@ -10,9 +10,10 @@ from hypothesis import given, settings
 
 from bpttlab import directional_check, numerical_gradient, rel_error
 from bpttlab.numpy import lstm
-from bpttlab.params import GRUParams, LSTMGrads, LSTMParams, LSTMState
+from bpttlab.params import GRUParams, LSTMGrads, LSTMState
 from bpttlab.torch import lstm as tlstm
 from bpttlab.torch import to_torch
+from conftest import with_value
 from strategies_gated import (
     TOL_DIRECTION,
     TOL_FD,
@@ -206,12 +207,6 @@ def test_forward_backward_do_not_modify_inputs():
 # ----------------------------------------------------------------- bad input
 
 
-def _nan_at(a, index, value=np.nan):
-    """A copy of ``a`` with ``value`` (NaN unless told) at ``index``."""
-    a = a.copy()
-    a[index] = value
-    return a
-
 
 BAD_FORWARD = {
     "x rank 2": (lambda x, s, p: (x[0], s, p), ValueError, r"x: expected 3 axes \(T, B, D\), got 2 axes"),
@@ -260,32 +255,32 @@ BAD_FORWARD = {
         r"params.W_h: expected dtype float64 \(the dtype of x\), got float32",
     ),
     "NaN in x": (
-        lambda x, s, p: (_nan_at(x, (2, 1, 0)), s, p),
+        lambda x, s, p: (with_value(x, (2, 1, 0)), s, p),
         FloatingPointError,
         r"x: non-finite value \(NaN or inf\) at time step 2",
     ),
     "inf in x": (
-        lambda x, s, p: (_nan_at(x, (3, 0, 2), np.inf), s, p),
+        lambda x, s, p: (with_value(x, (3, 0, 2), np.inf), s, p),
         FloatingPointError,
         r"x: non-finite value \(NaN or inf\) at time step 3",
     ),
     "NaN in h0": (
-        lambda x, s, p: (x, s._replace(h=_nan_at(s.h, (1, 4))), p),
+        lambda x, s, p: (x, s._replace(h=with_value(s.h, (1, 4))), p),
         FloatingPointError,
         r"state0.h: non-finite value \(NaN or inf\) at index \(1, 4\)",
     ),
     "NaN in c0": (
-        lambda x, s, p: (x, s._replace(c=_nan_at(s.c, (0, 1))), p),
+        lambda x, s, p: (x, s._replace(c=with_value(s.c, (0, 1))), p),
         FloatingPointError,
         r"state0.c: non-finite value \(NaN or inf\) at index \(0, 1\)",
     ),
     "NaN in W_h": (
-        lambda x, s, p: (x, s, p._replace(W_h=_nan_at(p.W_h, (7, 2)))),
+        lambda x, s, p: (x, s, p._replace(W_h=with_value(p.W_h, (7, 2)))),
         FloatingPointError,
         r"params.W_h: non-finite value \(NaN or inf\) at index \(7, 2\)",
     ),
     "NaN in b": (
-        lambda x, s, p: (x, s, p._replace(b=_nan_at(p.b, (3,)))),
+        lambda x, s, p: (x, s, p._replace(b=with_value(p.b, (3,)))),
         FloatingPointError,
         r"params.b: non-finite value \(NaN or inf\) at index \(3,\)",
     ),
@@ -329,7 +324,7 @@ def test_backward_and_steps_reject_bad_input():
     with pytest.raises(TypeError, match=r"dhs: expected dtype float64 \(the dtype of the forward pass\), got float32"):
         lstm.backward(p.dhs.astype(np.float32), cache)
     with pytest.raises(FloatingPointError, match=r"dhs: non-finite value \(NaN or inf\) at time step 1"):
-        lstm.backward(_nan_at(p.dhs, (1, 0, 0)), cache)
+        lstm.backward(with_value(p.dhs, (1, 0, 0)), cache)
     with pytest.raises(ValueError, match=r"x_t: expected 2 axes \(B, D\), got 3 axes"):
         lstm.step_forward(p.x, p.state0, p.params)
     with pytest.raises(TypeError, match=r"state_prev: expected LSTMState\(h, c\), got tuple"):
@@ -370,4 +365,4 @@ def test_torch_twin_rejects_bad_input():
     with pytest.raises(TypeError, match=r"params: expected LSTMParams, got tuple"):
         tlstm.forward(x, s, tuple(params))
     with pytest.raises(FloatingPointError, match=r"x: non-finite value \(NaN or inf\) at time step 3"):
-        tlstm.forward(torch.tensor(_nan_at(p.x, (3, 1, 1))), s, params)
+        tlstm.forward(torch.tensor(with_value(p.x, (3, 1, 1))), s, params)

@@ -16,7 +16,6 @@ from bpttlab.params import (
     LSTMParams,
     LSTMState,
     MLPParams,
-    ReadoutParams,
     RNNParams,
     cell_param_count,
     param_count,

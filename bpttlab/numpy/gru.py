@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bpttlab._checks import check_choice, check_finite, check_float_array, check_same_dtype, check_shape
+from bpttlab._checks import check_choice, check_finite, check_float_array, check_shape, check_upstream
 from bpttlab.params import GRUGrads, GRUParams
 from bpttlab.numpy._cellcheck import check_gated_params, check_hidden, check_input, sigmoid
 
@@ -154,10 +154,7 @@ def forward(
 
 def _backward(dhs: np.ndarray, cache: GRUCache):
     hs, p = cache.hs, cache.params
-    check_float_array("dhs", dhs, ("T", "B", "H"))
-    check_shape("dhs", dhs, hs.shape, ("T", "B", "H"))
-    check_same_dtype("dhs", dhs, "the forward pass", hs.dtype)
-    check_finite("dhs", dhs, time_axis=0)
+    check_upstream("dhs", dhs, hs, ("T", "B", "H"))
     T, B, H = hs.shape
     dgx = np.empty((T, B, 3 * H), dtype=hs.dtype)
     dgh_rz = np.empty((T, B, 2 * H), dtype=hs.dtype)

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bpttlab._checks import check_float_array, check_finite, check_same_dtype, check_shape
+from bpttlab._checks import check_finite, check_float_array, check_shape, check_upstream
 from bpttlab.params import LSTMGrads, LSTMParams, LSTMState
 from bpttlab.numpy._cellcheck import check_gated_params, check_hidden, check_input, sigmoid
 
@@ -130,10 +130,7 @@ def forward(x: np.ndarray, state0: LSTMState, params: LSTMParams) -> tuple[np.nd
 
 def _backward(dhs: np.ndarray, cache: LSTMCache):
     x, hs, p = cache.x, cache.hs, cache.params
-    check_float_array("dhs", dhs, ("T", "B", "H"))
-    check_shape("dhs", dhs, hs.shape, ("T", "B", "H"))
-    check_same_dtype("dhs", dhs, "the forward pass", hs.dtype)
-    check_finite("dhs", dhs, time_axis=0)
+    check_upstream("dhs", dhs, hs, ("T", "B", "H"))
     T = x.shape[0]
     dzs = np.empty(cache.gates.shape, dtype=hs.dtype)
     gs = np.empty_like(hs)

@@ -23,6 +23,7 @@ from bpttlab._checks import (
     check_float_array,
     check_same_dtype,
     check_shape,
+    check_upstream,
 )
 from bpttlab.params import ReadoutGrads, ReadoutParams, RNNGrads, RNNParams, check_params_type
 from bpttlab.numpy import layers
@@ -151,10 +152,7 @@ def backward(dhs: np.ndarray, cache: RNNCache) -> tuple[np.ndarray, np.ndarray, 
     Backward recursion: g_t = dhs[t] + W_hh^T-product of da_{t+1}; da_t = g_t * f'(a_t).
     """
     x, hs, p = cache.x, cache.hs, cache.params
-    check_float_array("dhs", dhs, ("T", "B", "H"))
-    check_shape("dhs", dhs, hs.shape, ("T", "B", "H"))
-    check_same_dtype("dhs", dhs, "the forward pass", hs.dtype)
-    check_finite("dhs", dhs, time_axis=0)
+    check_upstream("dhs", dhs, hs, ("T", "B", "H"))
     T = x.shape[0]
     das = np.empty_like(hs)
     dh_next = np.zeros_like(cache.h0)

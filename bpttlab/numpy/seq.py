@@ -18,7 +18,7 @@ import numpy as np
 from bpttlab._checks import check_choice, check_finite, check_float_array, check_positive_int, check_shape
 from bpttlab.params import ReadoutGrads, ReadoutParams
 from bpttlab.tasks import ADDING_TOLERANCE, TaskBatch
-from bpttlab.numpy import gru, layers, lstm, rnn
+from bpttlab.numpy import gru, lstm, rnn
 
 CELLS = {"rnn": rnn, "lstm": lstm, "gru": gru}
 CELL_OPTIONS = {"rnn": ("activation",), "lstm": (), "gru": ("variant",)}
