@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine with Python 3.11:
 #   make book   - create .venv, install, execute every lesson, build _build/html (warnings are errors)
-#   make test   - the same set-up and build, then unit tests, site tests and nbval on every lesson
+#   make test   - the same set-up and build, then unit tests, site tests and nbval on every lesson,
+#                 then nbval again with torch pinned to other vector kernels (AVX2, plain)
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -13,7 +14,10 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: book test unit nbval execute bench clean
+.PHONY: book test unit nbval execute portability bench clean
+
+# `make execute LESSONS=book/x.ipynb` or `make portability LESSONS=...` limit them to some lessons.
+LESSONS ?=
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +32,7 @@ book: $(STAMP)
 
 test: book
 	BPTT_REQUIRE_SITE=1 $(PY) -m pytest tests book $(NBVAL)
+	$(PY) .ci/portability.py --only torch-avx2,torch-default
 
 unit: $(STAMP)
 	$(PY) -m pytest tests
@@ -36,7 +41,11 @@ nbval: $(STAMP)
 	$(PY) -m pytest book $(NBVAL)
 
 execute: $(STAMP)
-	$(PY) .ci/execute_notebooks.py
+	$(PY) .ci/execute_notebooks.py $(LESSONS)
+
+# Strict nbval under several CPU-kernel selections (see CONTRIBUTING.md); not part of CI.
+portability: $(STAMP)
+	$(PY) .ci/portability.py $(LESSONS)
 
 bench: $(STAMP)
 	$(PY) bench/run.py

@@ -76,21 +76,35 @@ class Baseline(NamedTuple):
 ADDING_TOLERANCE = 0.04  # correct within 0.04 of the sum, adapted from Hochreiter & Schmidhuber (1997)
 
 
-def adding_problem(T: int, B: int, rng: np.random.Generator, dtype: object = np.float64) -> TaskBatch:
+def adding_problem(
+    T: int, B: int, rng: np.random.Generator, dtype: object = np.float64, window: int | None = None
+) -> TaskBatch:
     """The adding problem: sum the two marked numbers of a sequence, answer at the last step.
 
     Channel 0 holds numbers drawn from U(0, 1); channel 1 marks one position in the
     first half and one in the second half. The target at step T-1 is the sum of the
     two marked numbers; the loss counts that step only. x (T, B, 2), y (T, B, 1).
+
+    window: if given (2 <= window <= T), both markers lie in the last ``window`` steps,
+    one in each half of that window, so the lag from the first marker to the answer is
+    below ``window`` whatever T is, and T changes only the length of the sequence.
+    None (the default) is window = T, the classic layout, with the same draws.
     """
     T, B = check_positive_int("T", T), check_positive_int("B", B)
     if T < 2:
         raise ValueError(f"T: expected at least 2 steps (one marker in each half), got {T}")
     check_generator("rng", rng)
     dtype = _check_dtype(dtype)
+    if window is None:
+        window = T
+    else:
+        window = check_positive_int("window", window)
+        if not 2 <= window <= T:
+            raise ValueError(f"window: expected 2 <= window <= T = {T}, got {window}")
+    start = T - window
     values = rng.uniform(0.0, 1.0, size=(T, B))
-    first = rng.integers(0, T // 2, size=B)
-    second = rng.integers(T // 2, T, size=B)
+    first = rng.integers(start, start + window // 2, size=B)
+    second = rng.integers(start + window // 2, T, size=B)
     markers = np.zeros((T, B))
     cols = np.arange(B)
     markers[first, cols] = 1.0

@@ -29,7 +29,7 @@ from bpttlab.torch import lstm as tlstm
 
 from conftest import record  # the shared record of the largest NumPy-vs-torch error, printed after the run
 
-TOL_TORCH = 1e-10  # float64: NumPy vs bpttlab.torch vs torch.nn (DESIGN.md)
+TOL_TORCH = 1e-10  # float64: NumPy vs bpttlab.torch vs torch.nn (CONTRIBUTING.md, Tests)
 TOL_FD = 1e-7  # central finite differences, small cases
 TOL_DIRECTION = 1e-6  # random-direction check on long sequences
 TOL_LOOP = 1e-12  # the sequence functions vs the step functions looped by hand

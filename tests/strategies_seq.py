@@ -18,7 +18,7 @@ from bpttlab.torch import to_torch
 
 from conftest import record  # noqa: F401  (re-exported: the shared error record printed after the run)
 
-TOL_TORCH = 1e-10  # float64 NumPy vs torch (DESIGN.md)
+TOL_TORCH = 1e-10  # float64 NumPy vs torch (CONTRIBUTING.md, Tests)
 TASKS = ("adding", "copy", "temporal", "sine")  # sine: a per-step loss, every chunk has one
 
 
