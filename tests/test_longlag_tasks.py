@@ -41,6 +41,52 @@ def test_adding_problem_is_reproducible_with_a_seed():
         assert np.array_equal(u, v)
 
 
+def _classic_adding_problem(T, B, rng):
+    """The layout before ``window`` existed, written out: every default call must match it bit for bit."""
+    values = rng.uniform(0.0, 1.0, size=(T, B))
+    first = rng.integers(0, T // 2, size=B)
+    second = rng.integers(T // 2, T, size=B)
+    markers = np.zeros((T, B))
+    markers[first, np.arange(B)] = 1.0
+    markers[second, np.arange(B)] = 1.0
+    y = np.zeros((T, B, 1))
+    y[-1, :, 0] = values[first, np.arange(B)] + values[second, np.arange(B)]
+    return np.stack([values, markers], axis=-1), y
+
+
+@settings(deadline=None, max_examples=40)
+@given(seed=seeds, T=st.integers(2, 60), B=st.integers(1, 6))
+def test_adding_problem_default_and_full_window_keep_the_classic_draws(seed, T, B):
+    x_old, y_old = _classic_adding_problem(T, B, np.random.default_rng(seed))
+    for kwargs in ({}, {"window": None}, {"window": T}):
+        b = tasks.adding_problem(T, B, np.random.default_rng(seed), **kwargs)
+        assert np.array_equal(b.x, x_old) and np.array_equal(b.y, y_old), kwargs
+
+
+@settings(deadline=None, max_examples=60)
+@given(seed=seeds, T=st.integers(2, 120), window=st.integers(2, 120), B=st.integers(1, 6))
+def test_adding_problem_window_puts_both_markers_in_the_last_steps(seed, T, window, B):
+    window = min(window, T)
+    b = tasks.adding_problem(T, B, np.random.default_rng(seed), window=window)
+    assert b.x.shape == (T, B, 2) and b.y.shape == (T, B, 1) and b.mask.shape == (T, B)
+    values, markers = b.x[..., 0], b.x[..., 1]
+    start, middle = T - window, T - window + window // 2
+    assert np.all(markers[:start] == 0)  # nothing before the window
+    assert np.all(markers[start:middle].sum(axis=0) == 1)  # one marker in each half of the window
+    assert np.all(markers[middle:].sum(axis=0) == 1)
+    first = np.argmax(markers, axis=0)
+    assert np.all(T - 1 - first < window)  # the lag to the answer step is below the window
+    np.testing.assert_allclose(b.y[-1, :, 0], (values * markers).sum(axis=0), rtol=0, atol=1e-15)
+    assert np.all(b.y[:-1] == 0) and np.all(b.mask[-1] == 1) and np.all(b.mask[:-1] == 0)
+
+
+def test_adding_problem_window_uses_every_position_of_the_window():
+    b = tasks.adding_problem(50, 4000, np.random.default_rng(4), window=6)
+    where = [set(np.flatnonzero(col)) for col in b.x[..., 1].T]
+    assert set().union(*where) == set(range(44, 50))
+    assert {min(w) for w in where} == {44, 45, 46} and {max(w) for w in where} == {47, 48, 49}
+
+
 def test_adding_baseline_by_monte_carlo():
     """Always answering 1: MSE 1/6 and accuracy 2(0.04) - 0.04^2, checked on 400 000 seeded sequences."""
     N = 400_000
@@ -156,6 +202,10 @@ def test_temporal_order_baseline():
         (lambda r: tasks.adding_problem(10.0, 2, r), TypeError, "T"),
         (lambda r: tasks.adding_problem(10, 2, 0), TypeError, "rng"),
         (lambda r: tasks.adding_problem(10, 2, np.random.RandomState(0)), TypeError, "rng"),
+        (lambda r: tasks.adding_problem(10, 2, r, window=1), ValueError, "window"),
+        (lambda r: tasks.adding_problem(10, 2, r, window=11), ValueError, "window"),
+        (lambda r: tasks.adding_problem(10, 2, r, window=0), ValueError, "window"),
+        (lambda r: tasks.adding_problem(10, 2, r, window=5.0), TypeError, "window"),
         (lambda r: tasks.copy_task(0, 2, r), ValueError, "delay"),
         (lambda r: tasks.copy_task(3, 2, r, n_symbols=1), ValueError, "n_symbols"),
         (lambda r: tasks.copy_task(3, 2, r, length=0), ValueError, "length"),
