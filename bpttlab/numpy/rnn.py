@@ -147,16 +147,19 @@ def forward(
 
 
 def backward(dhs: np.ndarray, cache: RNNCache) -> tuple[np.ndarray, np.ndarray, RNNGrads]:
-    """Full BPTT.  dhs (T, B, H), the loss gradient w.r.t. each h_t -> dx (T, B, D), dh0 (B, H), RNNGrads.
+    """Full BPTT.  dhs (T, B, H): the direct loss gradient w.r.t. each h_t.
 
-    Backward recursion: g_t = dhs[t] + W_hh^T-product of da_{t+1}; da_t = g_t * f'(a_t).
+    Returns dx (T, B, D), dh0 (B, H) and RNNGrads.  Backward recursion (rows, 0-based t),
+    with dh_t the total gradient w.r.t. h_t:
+    dh_t = dhs[t] + da_{t+1} @ W_hh;  da_t = dh_t * f'(a_t).
     """
     x, hs, p = cache.x, cache.hs, cache.params
     check_upstream("dhs", dhs, hs, ("T", "B", "H"))
     T = x.shape[0]
     das = np.empty_like(hs)
     dh_next = np.zeros_like(cache.h0)
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, with its step
+    # overflow is reported below, with its step
+    with np.errstate(over="ignore", invalid="ignore"):
         for t in range(T - 1, -1, -1):
             da = (dhs[t] + dh_next) * _act_grad(hs[t], cache.activation)
             das[t] = da
@@ -164,7 +167,7 @@ def backward(dhs: np.ndarray, cache: RNNCache) -> tuple[np.ndarray, np.ndarray, 
     check_finite("dh (gradient flowing back)", das, time_axis=0)
     H, D = p.W_xh.shape
     das2 = das.reshape(-1, H)
-    # sum_t da_t^T h_{t-1}: step 1 pairs with h0, the rest with hs[:-1] (views, no copy of hs)
+    # sum_t da_t^T h_{t-1}: step 1 pairs with h0, the rest with hs[:-1] (views, no copy)
     dW_hh = das[0].T @ cache.h0 + das[1:].reshape(-1, H).T @ hs[:-1].reshape(-1, H)
     grads = RNNGrads(dW_xh=das2.T @ x.reshape(-1, D), dW_hh=dW_hh, db_h=das2.sum(axis=0))
     return das @ p.W_xh, dh_next, grads
@@ -225,9 +228,9 @@ def state_at(cache: RNNCache, t: int) -> np.ndarray:
 
 
 def state_grads(dhs: np.ndarray, cache: RNNCache) -> np.ndarray:
-    """Total gradients g_t = dL/dh_t, direct plus through later steps.  dhs (T, B, H) -> (T, B, H).
+    """Total gradients dh_t = dL/dh_t, direct plus through later steps.  dhs (T, B, H) -> (T, B, H).
 
-    g_{T-1} = dhs[T-1];  g_t = dhs[t] + (g_{t+1} * f'(a_{t+1})) W_hh.
+    dh_{T-1} = dhs[T-1];  dh_t = dhs[t] + (dh_{t+1} * f'(a_{t+1})) W_hh.
     """
     check_float_array("dhs", dhs, ("T", "B", "H"))
     check_shape("dhs", dhs, cache.hs.shape, ("T", "B", "H"))
