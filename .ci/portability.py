@@ -67,6 +67,14 @@ def kernels(name: str) -> str:
     return (proc.stdout.strip() or proc.stderr.strip().splitlines()[-1]) if proc.returncode == 0 else "probe failed"
 
 
+def _lesson_of(case: ET.Element) -> str:
+    """The lesson a junit test case belongs to: nbval names them book.<lesson>.ipynb::Cell N."""
+    if case.get("file"):
+        return pathlib.Path(case.get("file")).stem
+    classname = case.get("classname", "")
+    return classname.removesuffix(".ipynb").rsplit(".", 1)[-1]
+
+
 def run_selection(name: str, lessons: list[pathlib.Path], outdir: pathlib.Path) -> dict[str, list[str]]:
     """Strict nbval on the lessons under one selection; lesson -> failing cells ([] when it passed)."""
     xml = outdir / f"{name}.xml"
@@ -84,8 +92,7 @@ def run_selection(name: str, lessons: list[pathlib.Path], outdir: pathlib.Path) 
     for p in lessons:
         result[p.stem] = []
     for case in ET.parse(xml).getroot().iter("testcase"):
-        stem = pathlib.Path(case.get("file") or case.get("classname", "").replace(".", "/")).stem
-        stem = stem if stem in result else next((s for s in result if s in (case.get("classname") or "")), stem)
+        stem = _lesson_of(case)
         if case.find("failure") is not None or case.find("error") is not None:
             result.setdefault(stem, []).append(case.get("name", "?"))
     return result

@@ -96,3 +96,16 @@ def test_portability_selections_change_only_what_they_name(monkeypatch):
     assert avx2["ATEN_CPU_CAPABILITY"] == "avx2" and avx2["OPENBLAS_CORETYPE"] == "SkylakeX"
     for name in portability.SELECTIONS:
         assert portability.environment(name)["OMP_NUM_THREADS"] == "1", f"{name}: lessons run on one thread"
+
+
+def test_portability_credits_each_failure_to_its_own_lesson():
+    import xml.etree.ElementTree as ET
+
+    sys.path.insert(0, str(ROOT / ".ci"))
+    try:
+        import portability
+    finally:
+        sys.path.remove(str(ROOT / ".ci"))
+    case = ET.fromstring('<testcase classname="book.rnn_lstm_gru.ipynb" name="Cell 3"/>')
+    assert portability._lesson_of(case) == "rnn_lstm_gru"
+    assert portability._lesson_of(ET.fromstring('<testcase file="book/lstm.ipynb" name="Cell 1"/>')) == "lstm"
