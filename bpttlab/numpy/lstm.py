@@ -1,7 +1,7 @@
 """LSTM, forward and backward through time written by hand in NumPy.
 
-    z_t = W_x x_t + W_h h_{t-1} + b          (4H, blocks [i, f, g, o] as in torch.nn.LSTM)
-    i_t, f_t, o_t = sigmoid(z_t blocks),  g_t = tanh(z_t block)
+    a_t = W_x x_t + W_h h_{t-1} + b          (4H pre-activations, blocks [i, f, g, o] as in torch.nn.LSTM)
+    i_t, f_t, o_t = sigmoid(a_t blocks),  g_t = tanh(a_t block)
     c_t = f_t * c_{t-1} + i_t * g_t          (the cell state: an additive path through time)
     h_t = o_t * tanh(c_t)
 
@@ -35,25 +35,25 @@ def _check_state(name: str, state: LSTMState, B: int, H: int, dtype: np.dtype) -
     check_hidden(f"{name}.c", state.c, B, H, dtype)
 
 
-def _gates(z: np.ndarray) -> np.ndarray:
-    """Activated gates [i, f, g, o] from pre-activations z (..., 4H)."""
-    H = z.shape[-1] // GATES
-    out = sigmoid(z)
-    out[..., 2 * H : 3 * H] = np.tanh(z[..., 2 * H : 3 * H])
+def _gates(a: np.ndarray) -> np.ndarray:
+    """Activated gates [i, f, g, o] from pre-activations a (..., 4H)."""
+    H = a.shape[-1] // GATES
+    out = sigmoid(a)
+    out[..., 2 * H : 3 * H] = np.tanh(a[..., 2 * H : 3 * H])
     return out
 
 
 def _step_backward_core(dh, dc_next, gates, c_prev, c_t, W_h):
-    """One step back: returns (dz (B, 4H), dh_prev from the recurrence, dc_prev)."""
+    """One step back: returns (da (B, 4H), dh_prev from the recurrence, dc_prev)."""
     H = c_t.shape[-1]
     i, f, g, o = (gates[..., k * H : (k + 1) * H] for k in range(GATES))
     tc = np.tanh(c_t)
     dc = dc_next + dh * o * (1.0 - tc**2)
-    dz = np.concatenate(
+    da = np.concatenate(
         [dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f), dc * i * (1.0 - g**2), dh * tc * o * (1.0 - o)],
         axis=-1,
     )
-    return dz, dz @ W_h, dc * f
+    return da, da @ W_h, dc * f
 
 
 # ----------------------------------------------------------------- one step
@@ -90,9 +90,9 @@ def step_backward(dstate: LSTMState, cache: StepCache) -> tuple[np.ndarray, LSTM
         check_shape(name, v, cache.c_t.shape, ("B", "H"))
         check_finite(name, v)
     p = cache.params
-    dz, dh_prev, dc_prev = _step_backward_core(dstate.h, dstate.c, cache.gates, cache.c_prev, cache.c_t, p.W_h)
-    grads = LSTMGrads(dz.T @ cache.x_t, dz.T @ cache.h_prev, dz.sum(axis=0))
-    return dz @ p.W_x, LSTMState(dh_prev, dc_prev), grads
+    da, dh_prev, dc_prev = _step_backward_core(dstate.h, dstate.c, cache.gates, cache.c_prev, cache.c_t, p.W_h)
+    grads = LSTMGrads(da.T @ cache.x_t, da.T @ cache.h_prev, da.sum(axis=0))
+    return da @ p.W_x, LSTMState(dh_prev, dc_prev), grads
 
 
 # ----------------------------------------------------------------- a sequence
@@ -132,28 +132,28 @@ def _backward(dhs: np.ndarray, cache: LSTMCache):
     x, hs, p = cache.x, cache.hs, cache.params
     check_upstream("dhs", dhs, hs, ("T", "B", "H"))
     T = x.shape[0]
-    dzs = np.empty(cache.gates.shape, dtype=hs.dtype)
+    das = np.empty(cache.gates.shape, dtype=hs.dtype)
     gs = np.empty_like(hs)
     dh_next = np.zeros_like(cache.state0.h)
     dc_next = np.zeros_like(cache.state0.c)
     for t in range(T - 1, -1, -1):
         c_prev = cache.state0.c if t == 0 else cache.cs[t - 1]
         gs[t] = dhs[t] + dh_next
-        dzs[t], dh_next, dc_next = _step_backward_core(gs[t], dc_next, cache.gates[t], c_prev, cache.cs[t], p.W_h)
-    check_finite("dz (gradient flowing back)", dzs, time_axis=0)
-    return dzs, LSTMState(dh_next, dc_next), gs
+        das[t], dh_next, dc_next = _step_backward_core(gs[t], dc_next, cache.gates[t], c_prev, cache.cs[t], p.W_h)
+    check_finite("da (gradient flowing back)", das, time_axis=0)
+    return das, LSTMState(dh_next, dc_next), gs
 
 
 def backward(dhs: np.ndarray, cache: LSTMCache) -> tuple[np.ndarray, LSTMState, LSTMGrads]:
     """Full BPTT.  dhs (T, B, H) -> dx (T, B, D), LSTMState(dh0, dc0), LSTMGrads."""
-    dzs, dstate0, _ = _backward(dhs, cache)
+    das, dstate0, _ = _backward(dhs, cache)
     x, hs, p = cache.x, cache.hs, cache.params
     h_prev = np.concatenate([cache.state0.h[None], hs[:-1]], axis=0)
     G, D = p.W_x.shape
     H = p.W_h.shape[1]
-    dz2 = dzs.reshape(-1, G)
-    grads = LSTMGrads(dz2.T @ x.reshape(-1, D), dz2.T @ h_prev.reshape(-1, H), dz2.sum(axis=0))
-    return dzs @ p.W_x, dstate0, grads
+    da2 = das.reshape(-1, G)
+    grads = LSTMGrads(da2.T @ x.reshape(-1, D), da2.T @ h_prev.reshape(-1, H), da2.sum(axis=0))
+    return das @ p.W_x, dstate0, grads
 
 
 def state_grads(dhs: np.ndarray, cache: LSTMCache) -> np.ndarray:
@@ -172,5 +172,5 @@ def state_at(cache: LSTMCache, t: int) -> LSTMState:
 def zero_state(params: LSTMParams, B: int) -> LSTMState:
     """All-zero (h0, c0), each (B, H), in the dtype of the parameters."""
     H = check_params(params)
-    z = np.zeros((B, H), dtype=params.W_h.dtype)
-    return LSTMState(z, z.copy())
+    zeros = np.zeros((B, H), dtype=params.W_h.dtype)
+    return LSTMState(zeros, zeros.copy())

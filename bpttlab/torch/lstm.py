@@ -11,8 +11,8 @@ from bpttlab.torch._gated import check_sequence_input
 
 def step_forward(x_t: torch.Tensor, state_prev: LSTMState, params: LSTMParams) -> LSTMState:
     """One step.  x_t (B, D), state_prev (h, c) -> LSTMState(h_t, c_t)."""
-    z = x_t @ params.W_x.T + state_prev.h @ params.W_h.T + params.b
-    i, f, g, o = z.chunk(4, dim=-1)
+    a = x_t @ params.W_x.T + state_prev.h @ params.W_h.T + params.b   # pre-activations (B, 4H)
+    i, f, g, o = a.chunk(4, dim=-1)
     c = torch.sigmoid(f) * state_prev.c + torch.sigmoid(i) * torch.tanh(g)
     return LSTMState(torch.sigmoid(o) * torch.tanh(c), c)
 
