@@ -15,6 +15,7 @@ from bpttlab.torch.models import (
     FrameEncoder,
     NextFramePredictor,
     PerFrameClassifier,
+    PooledFrameClassifier,
     SequenceRegressor,
     detach_state,
 )
@@ -36,6 +37,7 @@ MODELS: dict[str, tuple[Callable[[], torch.nn.Module], int, int]] = {
     "regressor-gru": (lambda: SequenceRegressor(3, 5, 2, cell="gru"), 3, 2),
     "next-frame": (lambda: NextFramePredictor(size=8, features=6, H=5), 64, 64),
     "per-frame": (lambda: PerFrameClassifier(size=8, n_classes=4, features=6), 64, 4),
+    "pooled": (lambda: PooledFrameClassifier(size=8, n_classes=4, features=6, hidden=7), 64, 4),
     "cnn-rnn-gru": (lambda: CNNRNNClassifier(size=8, n_classes=4, features=6, H=5), 64, 4),
     "cnn-rnn-lstm": (lambda: CNNRNNClassifier(size=8, n_classes=4, features=6, H=5, cell="lstm"), 64, 4),
     "charlm-2-layers": (lambda: CharLM(7, H=5, cell="lstm", layers=2), 7, 7),
@@ -130,6 +132,24 @@ def test_per_frame_classifier_averages_frames_and_ignores_their_order():
     torch.testing.assert_close(ys, single.cumsum(0) / steps, rtol=1e-12, atol=1e-12)
 
 
+def test_pooled_classifier_applies_its_head_to_the_mean_features_and_ignores_their_order():
+    model, D, _ = build("pooled")
+    x = inputs(7, 3, D)
+    with torch.no_grad():
+        ys, _ = model(x)
+        ys_perm, _ = model(reorder_first(x, 5))
+        features = model.encode(x)
+        steps = torch.arange(1, 8, dtype=torch.float64).reshape(7, 1, 1)
+        expected = model.head(features.cumsum(0) / steps)
+    torch.testing.assert_close(ys_perm[4:], ys[4:], rtol=1e-12, atol=1e-12)  # steps 5.. see the same set of frames
+    assert (ys_perm[0] - ys[0]).abs().max() > 1e-4  # step 1 sees another frame
+    torch.testing.assert_close(ys, expected, rtol=1e-12, atol=1e-12)
+    # the head is not linear: the output of the mean is not the mean of the per-frame outputs
+    with torch.no_grad():
+        single = torch.stack([model(x[t : t + 1])[0][0] for t in range(7)])
+    assert (ys[-1] - single.mean(0)).abs().max() > 1e-4
+
+
 def test_cnn_rnn_classifier_sees_the_order_of_the_frames():
     model, D, _ = build("cnn-rnn-gru")
     x = inputs(7, 3, D)
@@ -198,3 +218,9 @@ def test_bad_constructor_arguments_are_named():
         FrameEncoder(10, 6)
     with pytest.raises(ValueError, match=r"^size: expected a multiple of 4"):
         PerFrameClassifier(size=6)
+    with pytest.raises(ValueError, match=r"^size: expected a multiple of 4"):
+        PooledFrameClassifier(size=6)
+    for name in ("n_classes", "features", "hidden"):
+        for bad in (0, 2.5, True):
+            with pytest.raises(ValueError, match=rf"^{name}: expected a positive int, got {bad!r}"):
+                PooledFrameClassifier(size=8, **{name: bad})

@@ -13,7 +13,13 @@ import torch
 
 from bpttlab.numpy import seq as npseq
 from bpttlab.tasks import TaskBatch
-from bpttlab.torch.models import CNNRNNClassifier, PerFrameClassifier, SequenceRegressor, detach_state
+from bpttlab.torch.models import (
+    CNNRNNClassifier,
+    PerFrameClassifier,
+    PooledFrameClassifier,
+    SequenceRegressor,
+    detach_state,
+)
 from bpttlab.torch.seq import masked_loss
 from bpttlab.torch.train import evaluate, show_progress, to_tensors, train
 from bpttlab.video import action_task, motion_clips
@@ -152,8 +158,10 @@ def test_chunks_without_a_loss_make_no_update_but_carry_the_state():
 
 
 @pytest.mark.parametrize("make_model", [
-    lambda: PerFrameClassifier(size=8, features=6), lambda: CNNRNNClassifier(size=8, features=6, H=5)
-], ids=["per-frame", "cnn-rnn"])
+    lambda: PerFrameClassifier(size=8, features=6),
+    lambda: PooledFrameClassifier(size=8, features=6, hidden=5),
+    lambda: CNNRNNClassifier(size=8, features=6, H=5),
+], ids=["per-frame", "pooled", "cnn-rnn"])
 def test_video_classifiers_judge_the_whole_clip_under_truncation(make_model):
     """Action clips are judged at their last frame; trained in chunks of 2 frames the loss of that update
     is still the loss of the whole clip (the state carries the running average or the recurrent state)."""

@@ -123,6 +123,15 @@ def _encode_frames(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return model.norm(model.encoder(frames)).reshape(T, B, -1)
 
 
+def _running_mean(values: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+    """values (T, B, K) -> the mean of steps 1..t at every t, continuing ``state`` = (sum (B, K), count ())."""
+    T = values.shape[0]
+    total, count = (values.new_zeros(values.shape[1:]), values.new_zeros(())) if state is None else state
+    sums = torch.cat([total[None], values]).cumsum(dim=0)[1:]
+    counts = count + torch.arange(1, T + 1, dtype=values.dtype).reshape(T, 1, 1)
+    return sums / counts, (sums[-1], counts[-1, 0, 0])
+
+
 class PerFrameClassifier(nn.Module):
     """The CNN alone: each frame classified on its own; the output at step t averages frames 1..t.
 
@@ -146,12 +155,39 @@ class PerFrameClassifier(nn.Module):
         return _encode_frames(self, _check_x(x, self.size * self.size))
 
     def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
-        logits = self.head(self.encode(x))
-        T = logits.shape[0]
-        total, count = (logits.new_zeros(logits.shape[1:]), logits.new_zeros(())) if state is None else state
-        sums = torch.cat([total[None], logits]).cumsum(dim=0)[1:]
-        counts = count + torch.arange(1, T + 1, dtype=logits.dtype).reshape(T, 1, 1)
-        return sums / counts, (sums[-1], counts[-1, 0, 0])
+        return _running_mean(self.head(self.encode(x)), state)
+
+
+class PooledFrameClassifier(nn.Module):
+    """The CNN per frame, the features averaged over frames 1..t, then a small MLP: order-free.
+
+    The logits at step t are head(mean of the features f_1..f_t), with head a Linear-ReLU-Linear
+    network of width ``hidden``: a function of the set of frames seen so far, blind to their order
+    (the form of deep sets), but, unlike PerFrameClassifier's linear head, able to respond to how the
+    features vary within a clip. Its state is (sum of the features so far (B, F), number of frames ()),
+    so a run in chunks continues the same average. normalize as in PerFrameClassifier.
+    x (T, B, S*S) -> logits (T, B, C).
+    """
+
+    def __init__(
+        self, size: int = 16, n_classes: int = 4, features: int = 32, hidden: int = 64, normalize: bool = True
+    ) -> None:
+        super().__init__()
+        for name, v in (("n_classes", n_classes), ("features", features), ("hidden", hidden)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name}: expected a positive int, got {v!r}")
+        self.size, self.normalize = size, bool(normalize)
+        self.encoder = FrameEncoder(size, features)
+        self.norm = nn.LayerNorm(features) if self.normalize else nn.Identity()
+        self.head = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-frame features: x (T, B, S*S) -> (T, B, F)."""
+        return _encode_frames(self, _check_x(x, self.size * self.size))
+
+    def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+        pooled, state = _running_mean(self.encode(x), state)
+        return self.head(pooled), state
 
 
 class CNNRNNClassifier(nn.Module):
