@@ -123,3 +123,16 @@ def test_portability_credits_each_failure_to_its_own_lesson():
     case = ET.fromstring('<testcase classname="book.rnn_lstm_gru.ipynb" name="Cell 3"/>')
     assert portability._lesson_of(case) == "rnn_lstm_gru"
     assert portability._lesson_of(ET.fromstring('<testcase file="book/lstm.ipynb" name="Cell 1"/>')) == "lstm"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_glued_numbers_can_be_formatted(path):
+    """{glue:text}`key:.2f` formats the stored text; a NumPy scalar is stored as 'np.float64(...)'."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    bad = [
+        o["metadata"]["scrapbook"]["name"]
+        for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+        if "scrapbook" in o.get("metadata", {})
+        and "".join(o.get("data", {}).get("application/papermill.record/text/plain", "")).startswith("np.")
+    ]
+    assert not bad, f"{path.name}: glued NumPy scalars (glue float(x) instead): {bad}"
