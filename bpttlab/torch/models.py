@@ -18,12 +18,17 @@ from torch import nn
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
+def _check_sizes(**sizes: Any) -> None:
+    """Each named size must be a positive int (not a bool)."""
+    for name, v in sizes.items():
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name}: expected a positive int, got {v!r}")
+
+
 def _recurrent(cell: str, D: int, H: int) -> nn.Module:
     if cell not in CELLS:
         raise ValueError(f"cell: expected one of {sorted(CELLS)}, got {cell!r}")
-    for name, v in (("D", D), ("H", H)):
-        if not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name}: expected a positive int, got {v!r}")
+    _check_sizes(D=D, H=H)
     return CELLS[cell](D, H)
 
 
@@ -173,9 +178,7 @@ class PooledFrameClassifier(nn.Module):
         self, size: int = 16, n_classes: int = 4, features: int = 32, hidden: int = 64, normalize: bool = True
     ) -> None:
         super().__init__()
-        for name, v in (("n_classes", n_classes), ("features", features), ("hidden", hidden)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name}: expected a positive int, got {v!r}")
+        _check_sizes(n_classes=n_classes, features=features, hidden=hidden)
         self.size, self.normalize = size, bool(normalize)
         self.encoder = FrameEncoder(size, features)
         self.norm = nn.LayerNorm(features) if self.normalize else nn.Identity()
