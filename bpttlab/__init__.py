@@ -2,19 +2,55 @@
 
 ``bpttlab.numpy`` holds hand-written forward and backward passes;
 ``bpttlab.torch`` holds the same maths in torch ops, differentiated by autograd.
-The torch backend is imported on demand (``import bpttlab.torch``).
+``bpttlab.cells`` is the registry both read. The torch backend is imported on demand
+(``import bpttlab.torch``); so are the modules that draw (``plotting``, ``animation``,
+which need matplotlib and Pillow), so ``import bpttlab.numpy`` needs NumPy alone.
 """
 
-from bpttlab import animation, clip, cost, diagnostics, gradcheck, init, metrics, optim, params, plotting, series, tasks, text, video
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from bpttlab import (
+    cells,
+    clip,
+    cost,
+    diagnostics,
+    gradcheck,
+    init,
+    metrics,
+    optim,
+    params,
+    seqmodel,
+    series,
+    tasks,
+    text,
+    tree,
+    truncation,
+    video,
+)
 from bpttlab.gradcheck import directional_check, numerical_gradient, rel_error
 from bpttlab.params import MLPGrads, MLPParams, ReadoutGrads, ReadoutParams, RNNGrads, RNNParams
 
 __version__ = "0.1.0"
 
+_LAZY = ("animation", "plotting", "crosscheck")
+
+
+def __getattr__(name: str) -> Any:
+    """Import the drawing modules (and the torch cross-check) on first use."""
+    if name in _LAZY:
+        return importlib.import_module(f"bpttlab.{name}")
+    raise AttributeError(f"module 'bpttlab' has no attribute {name!r}")
+
+
 __all__ = [
     "animation",
+    "cells",
     "clip",
     "cost",
+    "crosscheck",
     "diagnostics",
     "gradcheck",
     "init",
@@ -22,9 +58,12 @@ __all__ = [
     "optim",
     "params",
     "plotting",
+    "seqmodel",
     "series",
     "tasks",
     "text",
+    "tree",
+    "truncation",
     "video",
     "directional_check",
     "numerical_gradient",

@@ -1,58 +1,88 @@
-"""Input validation shared by both backends.
+"""Input validation for the whole package, both backends: every check is written here once.
 
-Every public function checks its arguments with these helpers so that bad input
-fails early with a message naming the argument, what it got and what was expected.
+Every public function checks its arguments with these helpers, so that bad input fails
+early with a message naming the argument, what it got and what was expected:
+TypeError for a wrong type, ValueError for a wrong value or shape, FloatingPointError for
+a non-finite value (with its time step where there is one). NumPy scalars (np.float32,
+np.int64, ...) are accepted wherever a Python number is; bools are not numbers here.
+
+Array checks take NumPy arrays or torch tensors (``backend="numpy"`` or ``"torch"``);
+torch is never imported by this module, only recognised when the caller already has it.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+import sys
 from typing import Any, Sequence
 
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+BACKENDS = ("numpy", "torch")
 
 
 def _shape_str(shape: Sequence[Any]) -> str:
     return "(" + ", ".join(str(s) for s in shape) + (",)" if len(shape) == 1 else ")")
 
 
-def check_float_array(name: str, value: Any, dims: Sequence[str]) -> np.ndarray:
-    """Check that ``value`` is a floating NumPy array with ``len(dims)`` axes.
+def _torch() -> Any:
+    return sys.modules.get("torch")
 
-    ``dims`` names the axes (for example ``("T", "B", "D")``) and is only used in
-    the error message. Returns the array unchanged.
+
+def is_tensor(value: Any) -> bool:
+    """True if ``value`` is a torch.Tensor (False whenever torch has not been imported)."""
+    torch = _torch()
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+def _finite_mask(value: Any) -> np.ndarray:
+    if is_tensor(value):
+        return _torch().isfinite(value.detach()).cpu().numpy()
+    return np.isfinite(value)
+
+
+# ----------------------------------------------------------------- arrays and tensors
+
+
+def check_float_array(name: str, value: Any, dims: Sequence[str], backend: str = "numpy") -> Any:
+    """Check that ``value`` is a float32/float64 array (NumPy) or tensor (torch) with ``len(dims)`` non-empty axes.
+
+    ``dims`` names the axes (for example ``("T", "B", "D")``) and is only used in the
+    error message. Returns the value unchanged.
     """
-    if not isinstance(value, np.ndarray):
-        raise TypeError(
-            f"{name}: expected a numpy.ndarray of shape {_shape_str(dims)}, "
-            f"got {type(value).__name__}"
-        )
-    if value.dtype not in FLOAT_DTYPES:
-        raise TypeError(
-            f"{name}: expected dtype float32 or float64, got {value.dtype}"
-        )
+    if backend == "torch":
+        torch = _torch()
+        if torch is None or not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name}: expected a torch.Tensor of shape {_shape_str(dims)}, got {type(value).__name__}")
+        if value.dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"{name}: expected dtype torch.float32 or torch.float64, got {value.dtype}")
+        if value.is_complex():
+            raise TypeError(f"{name}: expected a real tensor, got {value.dtype}")
+    else:
+        if not isinstance(value, np.ndarray):
+            raise TypeError(
+                f"{name}: expected a numpy.ndarray of shape {_shape_str(dims)}, got {type(value).__name__}"
+            )
+        if value.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"{name}: expected dtype float32 or float64, got {value.dtype}")
     if value.ndim != len(dims):
         raise ValueError(
-            f"{name}: expected {len(dims)} axes {_shape_str(dims)}, "
-            f"got {value.ndim} axes with shape {value.shape}"
+            f"{name}: expected {len(dims)} axes {_shape_str(dims)}, got {value.ndim} axes with shape {tuple(value.shape)}"
         )
-    if 0 in value.shape:
-        raise ValueError(
-            f"{name}: every axis of {_shape_str(dims)} must be at least 1, got shape {value.shape}"
-        )
+    if 0 in tuple(value.shape):
+        raise ValueError(f"{name}: every axis of {_shape_str(dims)} must be at least 1, got shape {tuple(value.shape)}")
     return value
 
 
-def check_shape(name: str, value: np.ndarray, expected: Sequence[int], dims: Sequence[str]) -> None:
+def check_shape(name: str, value: Any, expected: Sequence[int], dims: Sequence[str]) -> None:
     """Raise ValueError unless ``value.shape == expected``; ``dims`` names the axes."""
-    if tuple(value.shape) != tuple(expected):
-        raise ValueError(
-            f"{name}: expected shape {_shape_str(dims)} = {tuple(expected)}, got {tuple(value.shape)}"
-        )
+    if tuple(value.shape) != tuple(int(e) for e in expected):
+        raise ValueError(f"{name}: expected shape {_shape_str(dims)} = {tuple(expected)}, got {tuple(value.shape)}")
 
 
-def check_same_dtype(name: str, value: np.ndarray, reference_name: str, dtype: np.dtype) -> None:
+def check_same_dtype(name: str, value: Any, reference_name: str, dtype: Any) -> None:
     """Raise TypeError unless ``value`` has ``dtype`` (the dtype of ``reference_name``)."""
     if value.dtype != dtype:
         raise TypeError(
@@ -61,35 +91,122 @@ def check_same_dtype(name: str, value: np.ndarray, reference_name: str, dtype: n
         )
 
 
-def check_finite(name: str, value: np.ndarray, time_axis: int | None = None) -> None:
-    """Raise FloatingPointError if ``value`` holds NaN or inf.
+def check_finite(name: str, value: Any, time_axis: int | None = None) -> None:
+    """Raise FloatingPointError if ``value`` (array or tensor) holds NaN or inf.
 
     With ``time_axis`` set, the message names the first time step that holds one.
     """
-    if np.all(np.isfinite(value)):
+    finite = _finite_mask(value)
+    if np.all(finite):
         return
-    bad = ~np.isfinite(value)
+    bad = ~finite
     if time_axis is not None:
-        other = tuple(a for a in range(value.ndim) if a != time_axis)
-        step = int(np.argmax(bad.any(axis=other)))
+        other = tuple(a for a in range(bad.ndim) if a != time_axis)
+        step = int(np.argmax(bad.any(axis=other))) if other else int(np.argmax(bad))
         raise FloatingPointError(f"{name}: non-finite value (NaN or inf) at time step {step}")
     index = tuple(int(i) for i in np.argwhere(bad)[0])
     raise FloatingPointError(f"{name}: non-finite value (NaN or inf) at index {index}")
 
 
-def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
-    """Raise ValueError unless ``value`` is one of ``choices``."""
+def check_upstream(name: str, value: Any, like: Any, dims: Sequence[str], backend: str = "numpy") -> Any:
+    """Check an upstream gradient against the array it is the gradient of: same shape and dtype, finite.
+
+    A non-finite value is reported with its time step when ``dims`` starts with "T".
+    """
+    check_float_array(name, value, dims, backend)
+    check_shape(name, value, like.shape, dims)
+    check_same_dtype(name, value, "the forward pass", like.dtype)
+    check_finite(name, value, time_axis=0 if dims and dims[0] == "T" else None)
+    return value
+
+
+def check_array_like(name: str, value: Any, dims: Sequence[str], dtype: Any, backend: str = "numpy") -> Any:
+    """check_float_array + same dtype as the reference + finite, in one call (for inputs and states)."""
+    check_float_array(name, value, dims, backend)
+    check_same_dtype(name, value, "x", dtype)
+    check_finite(name, value, time_axis=0 if dims and dims[0] == "T" else None)
+    return value
+
+
+# ----------------------------------------------------------------- Python values
+
+
+def check_type(name: str, value: Any, cls: type | tuple[type, ...], what: str | None = None) -> Any:
+    """Raise TypeError unless ``isinstance(value, cls)``; ``what`` describes the expected type."""
+    if not isinstance(value, cls):
+        if what is None:
+            classes = cls if isinstance(cls, tuple) else (cls,)
+            what = " or ".join(c.__name__ for c in classes)
+        raise TypeError(f"{name}: expected {what}, got {type(value).__name__}")
+    return value
+
+
+def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
+    """Raise ValueError unless ``value`` is one of ``choices`` (TypeError for an unhashable or non-str value)."""
+    if choices and all(isinstance(c, str) for c in choices) and not isinstance(value, str):
+        raise TypeError(f"{name}: expected one of {list(choices)} (a str), got {type(value).__name__}")
     if value not in choices:
         raise ValueError(f"{name}: expected one of {list(choices)}, got {value!r}")
+    return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Return ``value`` if it is a bool (or numpy.bool_), else raise TypeError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {type(value).__name__}")
+    return bool(value)
+
+
+def check_int(name: str, value: Any, low: int | None = None, high: int | None = None) -> int:
+    """Return ``value`` as an int if it is one (NumPy integers too, not bools) in [low, high]."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+    v = int(value)
+    if (low is not None and v < low) or (high is not None and v > high):
+        lo = "-inf" if low is None else low
+        hi = "inf" if high is None else high
+        raise ValueError(f"{name}: expected an int in [{lo}, {hi}], got {v}")
+    return v
 
 
 def check_positive_int(name: str, value: Any) -> int:
-    """Return ``value`` if it is an int >= 1, else raise."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    """Return ``value`` as an int if it is an int >= 1, else raise."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
         raise TypeError(f"{name}: expected a positive int, got {type(value).__name__}")
     if value < 1:
         raise ValueError(f"{name}: expected a positive int, got {value}")
     return int(value)
+
+
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    positive: bool = False,
+    nonnegative: bool = False,
+    low: float | None = None,
+    high: float | None = None,
+    open_low: bool = False,
+    open_high: bool = False,
+) -> float:
+    """Return ``value`` as a float if it is a finite real number (int, float or NumPy scalar; not bool).
+
+    positive: > 0; nonnegative: >= 0; low/high: bounds, closed unless open_low/open_high.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name}: expected a finite number, got {v}")
+    if positive and not v > 0:
+        raise ValueError(f"{name}: expected a positive number, got {v}")
+    if nonnegative and not v >= 0:
+        raise ValueError(f"{name}: expected a number >= 0, got {v}")
+    if low is not None and (v <= low if open_low else v < low):
+        raise ValueError(f"{name}: expected a number {'>' if open_low else '>='} {low}, got {v}")
+    if high is not None and (v >= high if open_high else v > high):
+        raise ValueError(f"{name}: expected a number {'<' if open_high else '<='} {high}, got {v}")
+    return v
 
 
 def check_generator(name: str, value: Any) -> np.random.Generator:
@@ -102,13 +219,83 @@ def check_generator(name: str, value: Any) -> np.random.Generator:
     return value
 
 
-def check_upstream(name: str, value: Any, like: np.ndarray, dims: Sequence[str]) -> np.ndarray:
-    """Check an upstream gradient against the array it is the gradient of: same shape and dtype, finite.
-
-    ``like`` is time-first; a non-finite value is reported with its time step.
-    """
-    check_float_array(name, value, dims)
-    check_shape(name, value, like.shape, dims)
-    check_same_dtype(name, value, "the forward pass", like.dtype)
-    check_finite(name, value, time_axis=0)
+def check_torch_generator(name: str, value: Any) -> Any:
+    """Return ``value`` if it is a ``torch.Generator``, else raise TypeError."""
+    torch = _torch()
+    if torch is None or not isinstance(value, torch.Generator):
+        raise TypeError(
+            f"{name}: expected a torch.Generator (for example torch.Generator().manual_seed(0)), "
+            f"got {type(value).__name__}"
+        )
     return value
+
+
+def check_params_type(name: str, params: Any, cls: type) -> None:
+    """Raise TypeError unless ``params`` is an instance of ``cls``."""
+    if not isinstance(params, cls):
+        raise TypeError(f"{name}: expected {cls.__name__}, got {type(params).__name__}")
+
+
+def check_dtype_arg(name: str, dtype: Any) -> np.dtype:
+    """A NumPy dtype argument: float32 or float64 (given as a type, a string or a dtype)."""
+    try:
+        d = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name}: expected float32 or float64, got {dtype!r}") from None
+    if d not in FLOAT_DTYPES:
+        raise TypeError(f"{name}: expected float32 or float64, got {d}")
+    return d
+
+
+# ----------------------------------------------------------------- recurrent cells (any registry entry)
+
+
+def check_cell_params(spec: Any, params: Any, D: int | None = None, dtype: Any = None, backend: str = "numpy") -> int:
+    """Check a cell's parameters against its registry entry ``spec`` (shapes, dtypes, finiteness); return H.
+
+    The recurrent weight (axes ("G", "H")) gives H; every field with a "G" axis must have
+    gates * H rows; ``D`` (from x) and ``dtype`` (of x) are checked when given.
+    """
+    check_params_type("params", params, spec.params)
+    G = spec.gates
+    names = {f: tuple(f"{G}H" if a == "G" else a for a in dims) for f, dims in spec.fields.items()}
+    w_h = next(f for f, dims in spec.fields.items() if dims == ("G", "H"))
+    W_h = check_float_array(f"params.{w_h}", getattr(params, w_h), names[w_h], backend)
+    H = int(W_h.shape[1])
+    if dtype is None:
+        dtype = W_h.dtype
+    for f, dims in spec.fields.items():
+        value = check_float_array(f"params.{f}", getattr(params, f), names[f], backend)
+        expected = []
+        for a in dims:
+            if a == "G":
+                expected.append(G * H)
+            elif a == "H":
+                expected.append(H)
+            else:
+                expected.append(value.shape[len(expected)] if D is None else D)
+        if tuple(value.shape) != tuple(expected):
+            hint = f" with D = {D} (from x)" if "D" in dims and D is not None else f" with H = {H} (from params.{w_h})"
+            raise ValueError(f"params.{f}: expected shape {_shape_str(names[f])}{hint} = {tuple(expected)}, got {tuple(value.shape)}")
+        check_same_dtype(f"params.{f}", value, "x", dtype)
+        check_finite(f"params.{f}", value)
+    return H
+
+
+def check_cell_state(
+    spec: Any, name: str, state: Any, B: int, H: int, dtype: Any, backend: str = "numpy", grads: bool = False
+) -> None:
+    """Check a state (or, with ``grads``, a state gradient) of cell ``spec``: the array h (B, H) or its container."""
+    cls = spec.state_grads if grads else spec.state
+    if cls is None:
+        parts = [(name, state)]
+    else:
+        if not isinstance(state, cls):
+            fields = ", ".join(cls._fields)
+            raise TypeError(f"{name}: expected {cls.__name__}({fields}), got {type(state).__name__}")
+        parts = [(f"{name}.{f}", v) for f, v in zip(cls._fields, state)]
+    for part, value in parts:
+        check_float_array(part, value, ("B", "H"), backend)
+        check_shape(part, value, (B, H), ("B", "H"))
+        check_same_dtype(part, value, "x" if not grads else "the forward pass", dtype)
+        check_finite(part, value)

@@ -11,30 +11,44 @@ from typing import Any
 
 import numpy as np
 
-from bpttlab.optim import leaves, tree_map
+from bpttlab._checks import FLOAT_DTYPES, check_int, check_number
+from bpttlab.tree import leaves, paths, tree_map
 
 
-def _check_finite_tree(grads: Any, step: int | None, path: str = "grads") -> None:
-    if isinstance(grads, tuple):
-        fields = getattr(grads, "_fields", None) or [str(i) for i in range(len(grads))]
-        for name, g in zip(fields, grads):
-            _check_finite_tree(g, step, f"{path}.{name}")
-        return
-    if not isinstance(grads, np.ndarray):
-        raise TypeError(f"{path}: expected a numpy.ndarray, got {type(grads).__name__}")
-    if not np.all(np.isfinite(grads)):
-        where = f" at training step {step}" if step is not None else ""
-        raise FloatingPointError(f"{path}: non-finite gradient (NaN or inf){where}; clipping cannot repair it")
+def _check_tree(grads: Any, step: int | None) -> None:
+    """Every leaf a float NumPy array, all finite (NaN or inf named with its field and the step)."""
+    found = False
+    for path, g in paths(grads, "grads"):
+        found = True
+        if not isinstance(g, np.ndarray) or g.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"{path}: expected a float32 or float64 numpy.ndarray, got {getattr(g, 'dtype', type(g).__name__)}")
+        if not np.all(np.isfinite(g)):
+            where = f" at training step {step}" if step is not None else ""
+            raise FloatingPointError(f"{path}: non-finite gradient (NaN or inf){where}; clipping cannot repair it")
+    if not found:
+        raise ValueError("grads: expected at least one array, got an empty container")
 
 
 def global_norm(grads: Any) -> float:
-    """sqrt of the sum of squares of every entry of every leaf."""
-    return float(np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in leaves(grads))))
+    """sqrt of the sum of squares of every entry of every leaf, computed in float64.
+
+    When the sum of squares overflows (entries above about 1e154), it is recomputed scaled by the
+    largest magnitude, so a huge gradient gets its true norm; the result is inf only if the norm
+    itself exceeds the float64 range.
+    """
+    arrays = [np.asarray(g, dtype=np.float64) for g in leaves(grads)]
+    if not arrays:
+        raise ValueError("grads: expected at least one array, got an empty container")
+    with np.errstate(over="ignore"):
+        norm = float(np.sqrt(sum(float(np.sum(np.square(a))) for a in arrays)))
+        if np.isfinite(norm) or not all(np.all(np.isfinite(a)) for a in arrays):
+            return norm
+        scale = max(float(np.max(np.abs(a))) for a in arrays if a.size)
+        return float(scale * np.sqrt(sum(float(np.sum(np.square(a / scale))) for a in arrays)))
 
 
-def _check_threshold(name: str, value: float) -> None:
-    if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
-        raise ValueError(f"{name}: expected a positive finite threshold, got {value!r}")
+def _check_threshold(name: str, value: float) -> float:
+    return check_number(name, value, positive=True)
 
 
 def clip_by_global_norm(grads: Any, max_norm: float, step: int | None = None) -> tuple[Any, float]:
@@ -43,17 +57,25 @@ def clip_by_global_norm(grads: Any, max_norm: float, step: int | None = None) ->
     Below the threshold nothing changes. A non-finite gradient raises FloatingPointError
     naming the field (and ``step``, the training step, when given).
     """
-    _check_threshold("max_norm", max_norm)
-    _check_finite_tree(grads, step)
+    max_norm = _check_threshold("max_norm", max_norm)
+    if step is not None:
+        step = check_int("step", step, 0)
+    _check_tree(grads, step)
     norm = global_norm(grads)
     if norm <= max_norm:
         return grads, norm
-    scale = max_norm / norm
-    return tree_map(lambda g: g * scale, grads), norm
+    if np.isfinite(norm):
+        return tree_map(lambda g: g * (max_norm / norm), grads), norm
+    # the norm overflows float64: scale by the largest entry first, then by the norm of the rescaled tree
+    big = max(float(np.max(np.abs(g))) for g in leaves(grads))
+    scaled = tree_map(lambda g: g / big, grads)
+    return tree_map(lambda g: g * (max_norm / global_norm(scaled)), scaled), norm
 
 
 def clip_by_value(grads: Any, clip_value: float, step: int | None = None) -> Any:
     """Clip every entry to [-clip_value, clip_value]."""
-    _check_threshold("clip_value", clip_value)
-    _check_finite_tree(grads, step)
+    clip_value = _check_threshold("clip_value", clip_value)
+    if step is not None:
+        step = check_int("step", step, 0)
+    _check_tree(grads, step)
     return tree_map(lambda g: np.clip(g, -clip_value, clip_value), grads)

@@ -6,17 +6,19 @@ from typing import Any
 
 import numpy as np
 
+from bpttlab import cells
 from bpttlab.init import spectral_radius
-from bpttlab.numpy import gru, lstm, rnn
-
-_CELL_OF_CACHE = {rnn.RNNCache: rnn, lstm.LSTMCache: lstm, gru.GRUCache: gru}
+from bpttlab.numpy import rnn
 
 
 def _cell(cache: Any):
-    module = _CELL_OF_CACHE.get(type(cache))
-    if module is None:
-        raise TypeError(f"cache: expected the cache of an RNN, LSTM or GRU forward pass, got {type(cache).__name__}")
-    return module
+    """The NumPy cell module whose ``forward`` made ``cache`` (looked up in the registry)."""
+    for spec in cells.CELLS.values():
+        module = spec.numpy()
+        if isinstance(cache, getattr(module, "Cache")):
+            return module
+    names = ", ".join(s.name for s in cells.CELLS.values())
+    raise TypeError(f"cache: expected the cache of a NumPy cell's forward pass ({names}), got {type(cache).__name__}")
 
 __all__ = ["spectral_radius", "state_grad_norms", "jacobian_product_norms", "gradient_vs_lag"]
 
@@ -52,6 +54,7 @@ def gradient_vs_lag(cache: Any, rng: np.random.Generator | None = None) -> np.nd
     Uses a loss on the last step only, so the norm at lag k is exactly the gradient
     that has travelled k steps back. Batch-averaged. (T,).
     """
+    _cell(cache)
     T, B, H = cache.hs.shape
     u = np.ones(H) / np.sqrt(H) if rng is None else rng.standard_normal(H)
     u = u / np.linalg.norm(u)

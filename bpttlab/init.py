@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpttlab._checks import check_choice, check_generator, check_positive_int
+from bpttlab._checks import check_choice, check_dtype_arg, check_generator, check_positive_int
 from bpttlab.params import GRUParams, LSTMParams, MLPParams, ReadoutParams, RNNParams
 
 DTYPES = (np.float32, np.float64)
 
 
 def _check_dtype(dtype: object) -> np.dtype:
-    if np.dtype(dtype) not in [np.dtype(d) for d in DTYPES]:
-        raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
-    return np.dtype(dtype)
+    return check_dtype_arg("dtype", dtype)
 
 
 def gaussian(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, dtype: object = np.float64) -> np.ndarray:
@@ -136,7 +134,8 @@ def init_gru(D: int, H: int, rng: np.random.Generator, dtype: object = np.float6
 
 
 def init_cell(cell: str, D: int, H: int, rng: np.random.Generator, dtype: object = np.float64, **options) -> object:
-    """Parameters for ``cell`` in {"rnn", "lstm", "gru"}; options go to init_rnn / init_lstm / init_gru."""
-    check_choice("cell", cell, ("rnn", "lstm", "gru"))
-    make = {"rnn": init_rnn, "lstm": init_lstm, "gru": init_gru}[cell]
-    return make(D, H, rng, dtype, **options)
+    """Parameters for a cell of bpttlab.cells ("rnn", "lstm", "gru"); options go to its initialiser
+    (init_rnn, init_lstm, init_gru, as the registry names it)."""
+    from bpttlab import cells
+
+    return cells.get(cell).initialiser()(D, H, rng, dtype, **options)

@@ -7,24 +7,13 @@ container has the same structure with ``d``-prefixed field names at the leaves.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from bpttlab.tree import leaves, tree_map
 
-def leaves(tree: Any) -> list[np.ndarray]:
-    """The arrays of a (nested) container, in field order."""
-    if isinstance(tree, tuple):
-        return [leaf for item in tree for leaf in leaves(item)]
-    return [tree]
-
-
-def tree_map(fn: Callable[..., Any], tree: Any, *others: Any) -> Any:
-    """Apply ``fn`` leaf by leaf to containers of the same structure; keep ``tree``'s types."""
-    if isinstance(tree, tuple):
-        items = [tree_map(fn, t, *(o[i] for o in others)) for i, t in enumerate(tree)]
-        return type(tree)(*items) if hasattr(tree, "_fields") else type(tree)(items)  # NamedTuple or plain tuple
-    return fn(tree, *others)
+__all__ = ["AdamState", "adam_init", "adam_step", "leaves", "sgd_step", "tree_map"]
 
 
 def _check_pair(params: Any, grads: Any, path: str = "grads") -> None:

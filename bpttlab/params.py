@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import numpy as np
+from bpttlab._checks import check_params_type  # noqa: F401  (re-exported: older imports use this path)
 
 
 class RNNParams(NamedTuple):
@@ -71,16 +71,11 @@ def grads_like(params: NamedTuple, values: Any) -> NamedTuple:
     return cls(*values)
 
 
-def check_params_type(name: str, params: Any, cls: type) -> None:
-    """Raise TypeError unless ``params`` is an instance of ``cls``."""
-    if not isinstance(params, cls):
-        raise TypeError(f"{name}: expected {cls.__name__}, got {type(params).__name__}")
-
 
 class LSTMParams(NamedTuple):
     """LSTM, gate blocks stacked in torch's order [i, f, g, o]: W_x (4H, D), W_h (4H, H), b (4H,).
 
-    z_t = W_x x_t + W_h h_{t-1} + b; i, f, o = sigmoid of their blocks, g = tanh of its block;
+    a_t = W_x x_t + W_h h_{t-1} + b; i, f, o = sigmoid of their blocks, g = tanh of its block;
     c_t = f * c_{t-1} + i * g;  h_t = o * tanh(c_t).
     """
 
@@ -104,16 +99,24 @@ class LSTMState(NamedTuple):
     c: Any
 
 
-class GRUParams(NamedTuple):
-    """GRU, gate blocks stacked in torch's order [r, z, n]: W_x (3H, D), W_h (3H, H), b_x (3H,), b_h (3H,).
+class LSTMStateGrads(NamedTuple):
+    """Gradients of a scalar loss with respect to an LSTMState: dh (B, H) and dc (B, H)."""
 
-    Two bias vectors, as in torch: b_h's n-block sits inside the reset gate's product.
+    dh: Any
+    dc: Any
+
+
+class GRUParams(NamedTuple):
+    """GRU, gate blocks stacked in torch's order [r, z, n]: W_x (3H, D), W_h (3H, H), b_x (3H,), b_hh (3H,).
+
+    Two bias vectors, as in torch: b_x joins the input product W_x x_t, b_hh the recurrent
+    product W_h h_{t-1}; b_hh's n-block sits inside the reset gate's product.
     """
 
     W_x: Any
     W_h: Any
     b_x: Any
-    b_h: Any
+    b_hh: Any
 
 
 class GRUGrads(NamedTuple):
@@ -122,7 +125,7 @@ class GRUGrads(NamedTuple):
     dW_x: Any
     dW_h: Any
     db_x: Any
-    db_h: Any
+    db_hh: Any
 
 
 GRADS_OF.update({LSTMParams: LSTMGrads, GRUParams: GRUGrads})
@@ -130,32 +133,23 @@ GRADS_OF.update({LSTMParams: LSTMGrads, GRUParams: GRUGrads})
 
 def param_count(params: NamedTuple) -> int:
     """Number of scalar parameters in a (nested) container of arrays or tensors."""
-    if isinstance(params, tuple):
-        return sum(param_count(p) for p in params)
-    shape = getattr(params, "shape", None)
-    if shape is None:
-        raise TypeError(f"params: expected arrays or tensors at the leaves, got {type(params).__name__}")
-    n = 1
-    for s in shape:
-        n *= int(s)
-    return n
+    from bpttlab.tree import size
+
+    return size(params)
 
 
 def cell_param_count(cell: str, D: int, H: int, biases: int | None = None) -> int:
-    """Parameters of one recurrent layer with input size D and hidden size H.
+    """Parameters of one recurrent layer with input size D and hidden size H (from bpttlab.cells).
 
     gates * H * (D + H + biases): gates is 1 (rnn), 4 (lstm) or 3 (gru); ``biases`` is
     the number of bias vectors per gate block: bpttlab uses 1 for rnn and lstm and 2
     for gru; torch.nn uses 2 for all three. Default: bpttlab's.
     """
-    gates = {"rnn": 1, "lstm": 4, "gru": 3}
-    if cell not in gates:
-        raise ValueError(f"cell: expected one of {list(gates)}, got {cell!r}")
-    for name, v in (("D", D), ("H", H)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name}: expected a positive int, got {v!r}")
-    if biases is None:
-        biases = 2 if cell == "gru" else 1
-    if biases not in (1, 2):
-        raise ValueError(f"biases: expected 1 or 2 bias vectors per gate block, got {biases!r}")
-    return gates[cell] * H * (D + H + biases)
+    from bpttlab import cells
+    from bpttlab._checks import check_choice, check_positive_int
+
+    spec = cells.get(cell)
+    D, H = check_positive_int("D", D), check_positive_int("H", H)
+    if biases is not None:
+        check_choice("biases", biases, (1, 2))
+    return spec.param_count(D, H, biases)

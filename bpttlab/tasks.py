@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 
 from bpttlab._checks import check_generator, check_positive_int
-from bpttlab.init import _check_dtype
+from bpttlab._checks import check_dtype_arg
 
 
 class SequenceBatch(NamedTuple):
@@ -34,7 +34,7 @@ def noisy_sine(
     """
     T, B = check_positive_int("T", T), check_positive_int("B", B)
     check_generator("rng", rng)
-    dtype = _check_dtype(dtype)
+    dtype = check_dtype_arg("dtype", dtype)
     if noise < 0:
         raise ValueError(f"noise: expected a standard deviation >= 0, got {noise}")
     lo, hi = period_range
@@ -94,7 +94,7 @@ def adding_problem(
     if T < 2:
         raise ValueError(f"T: expected at least 2 steps (one marker in each half), got {T}")
     check_generator("rng", rng)
-    dtype = _check_dtype(dtype)
+    dtype = check_dtype_arg("dtype", dtype)
     if window is None:
         window = T
     else:
@@ -143,7 +143,7 @@ def copy_task(
     if n_symbols < 2:
         raise ValueError(f"n_symbols: expected at least 2 data symbols, got {n_symbols}")
     check_generator("rng", rng)
-    dtype = _check_dtype(dtype)
+    dtype = check_dtype_arg("dtype", dtype)
     T = 2 * length + delay
     data = rng.integers(1, n_symbols + 1, size=(length, B))
     inputs = np.zeros((T, B), dtype=np.int64)
@@ -174,7 +174,7 @@ def temporal_order(T: int, B: int, rng: np.random.Generator, dtype: object = np.
     if T < 10:
         raise ValueError(f"T: expected at least 10 steps (two separate windows for the symbols), got {T}")
     check_generator("rng", rng)
-    dtype = _check_dtype(dtype)
+    dtype = check_dtype_arg("dtype", dtype)
     symbols = rng.integers(0, 4, size=(T, B))
     cols = np.arange(B)
     # the integer steps of [0.1 T, 0.2 T) and [0.5 T, 0.6 T): ceil(a T / 10) .. ceil(b T / 10) - 1, in exact integers
@@ -193,3 +193,13 @@ def temporal_order(T: int, B: int, rng: np.random.Generator, dtype: object = np.
 def temporal_order_baseline() -> Baseline:
     """Guessing uniformly among the four classes: cross-entropy log 4, accuracy 1/4."""
     return Baseline(float(np.log(4.0)), 0.25, "uniform guess among the four orders")
+
+
+def accuracy(ys: np.ndarray, batch: TaskBatch, tolerance: float = ADDING_TOLERANCE) -> float:
+    """Fraction of the masked steps answered correctly: argmax = label ("xent") or |error| < tolerance ("mse")."""
+    m = batch.mask > 0
+    if batch.loss == "xent":
+        correct = ys.argmax(axis=-1) == batch.y
+    else:
+        correct = np.all(np.abs(ys - batch.y) < tolerance, axis=-1)
+    return float(correct[m].mean())

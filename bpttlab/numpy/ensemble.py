@@ -19,23 +19,21 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from bpttlab import cells
 from bpttlab._checks import check_generator, check_positive_int
+from bpttlab.numpy import rnn, seq
 from bpttlab.optim import adam_init, adam_step
 from bpttlab.params import ReadoutParams
 from bpttlab.tasks import TaskBatch
-from bpttlab.numpy import rnn, seq
-
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-_INPUT_FIELDS = ("W_xh", "W_x")
 
 
 def _check_members(model: seq.SeqModel, params_list: Sequence[seq.SeqParams]) -> tuple[int, int, int]:
     """Check the parameter sets; return (D, H, O) shared by all of them."""
     if not isinstance(model, seq.SeqModel):
-        raise TypeError(f"model: expected a bpttlab.numpy.seq.SeqModel, got {type(model).__name__}")
+        raise TypeError(f"model: expected a bpttlab.seqmodel.SeqModel, got {type(model).__name__}")
     if not isinstance(params_list, (list, tuple)) or len(params_list) == 0:
         raise ValueError(f"params_list: expected a non-empty list of SeqParams, got {params_list!r:.80}")
-    cell = seq.CELLS[model.cell]
+    cell = model.spec.numpy()
     shapes = None
     for s, p in enumerate(params_list):
         if not isinstance(p, seq.SeqParams) or not isinstance(p.readout, ReadoutParams):
@@ -55,12 +53,13 @@ def _check_members(model: seq.SeqModel, params_list: Sequence[seq.SeqParams]) ->
 
 def _blocks(field: str, cell: str, S: int, D: int, H: int):
     """For one packed array: (row blocks, column blocks), each a list over seeds of index arrays."""
-    G = GATES[cell]
+    spec = cells.get(cell)
+    G = spec.gates
     rows = [np.concatenate([np.arange(k * S * H + s * H, k * S * H + (s + 1) * H) for k in range(G)])
             for s in range(S)]
     if field.startswith("b"):
         return rows, None
-    width = D if field in _INPUT_FIELDS else H
+    width = D if spec.fields[field][-1] == "D" else H
     return rows, [np.arange(s * width, (s + 1) * width) for s in range(S)]
 
 
@@ -142,7 +141,7 @@ def train_seeds(
         check_generator(f"rngs[{s}]", rng)
     if max_norm is not None and not (np.isfinite(max_norm) and max_norm > 0):
         raise ValueError(f"max_norm: expected a positive finite threshold or None, got {max_norm!r}")
-    cell = seq.CELLS[model.cell]
+    cell = model.spec.numpy()
     packed = pack(model, params_list)
     owners = _owners(model, packed, S, D, H, O)
     flat_owners = [o.ravel() for o in owners]

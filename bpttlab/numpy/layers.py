@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from bpttlab._checks import check_choice, check_finite, check_same_dtype, check_shape, FLOAT_DTYPES
+from bpttlab.numpy.activations import sigmoid, sigmoid_grad, softmax_xent, tanh_grad
 
 REDUCTIONS = ("mean", "sum")
 
@@ -84,25 +85,20 @@ def tanh_forward(a: np.ndarray) -> tuple[np.ndarray, ActivationCache]:
 def tanh_backward(dh: np.ndarray, cache: ActivationCache) -> np.ndarray:
     """da = dh * (1 - h^2)."""
     _check_upstream("dh", dh, cache.out)
-    h = cache.out
-    return dh * ((1.0 - h) * (1.0 + h))  # 1 - h^2 without cancellation when |h| is near 1
+    return dh * tanh_grad(cache.out)
 
 
 def sigmoid_forward(a: np.ndarray) -> tuple[np.ndarray, ActivationCache]:
     """s = 1 / (1 + exp(-a)), elementwise, computed without overflow."""
     _check_float("a", a)
-    s = np.empty_like(a)
-    pos = a >= 0
-    s[pos] = 1.0 / (1.0 + np.exp(-a[pos]))
-    e = np.exp(a[~pos])
-    s[~pos] = e / (1.0 + e)
+    s = sigmoid(a)
     return s, ActivationCache(s, a)
 
 
 def sigmoid_backward(ds: np.ndarray, cache: ActivationCache) -> np.ndarray:
     """da = ds * s * (1 - s)."""
     _check_upstream("ds", ds, cache.out)
-    return ds * cache.out * (1.0 - cache.out)
+    return ds * sigmoid_grad(cache.out)
 
 
 def relu_forward(a: np.ndarray) -> tuple[np.ndarray, ActivationCache]:
@@ -157,11 +153,5 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, reduction: str
     if labels.size and (labels.min() < 0 or labels.max() >= C):
         raise ValueError(f"labels: expected class indices in [0, {C - 1}], got range [{labels.min()}, {labels.max()}]")
     scale = _reduce_scale(reduction, labels.size)
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    log_z = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-    log_p = shifted - log_z
-    picked = np.take_along_axis(log_p, labels[..., None], axis=-1)[..., 0]
-    loss = -scale * float(picked.sum())
-    dlogits = np.exp(log_p)
-    np.put_along_axis(dlogits, labels[..., None], np.take_along_axis(dlogits, labels[..., None], axis=-1) - 1.0, axis=-1)
-    return loss, scale * dlogits
+    losses, dlogits = softmax_xent(logits, labels)
+    return scale * float(losses.sum()), scale * dlogits

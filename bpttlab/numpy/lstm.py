@@ -16,23 +16,35 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bpttlab._checks import check_finite, check_float_array, check_shape, check_upstream
-from bpttlab.params import LSTMGrads, LSTMParams, LSTMState
-from bpttlab.numpy._cellcheck import check_gated_params, check_hidden, check_input, sigmoid
+from bpttlab import cells
+from bpttlab._checks import (
+    check_cell_params,
+    check_cell_state,
+    check_finite,
+    check_float_array,
+    check_int,
+    check_params_type,
+    check_upstream,
+)
+from bpttlab.numpy.activations import sigmoid, sigmoid_grad, tanh_grad
+from bpttlab.params import LSTMGrads, LSTMParams, LSTMState, LSTMStateGrads
 
-GATES = 4
+SPEC = cells.CELLS["lstm"]
+GATES = SPEC.gates
 
 
 def check_params(params: LSTMParams, D: int | None = None, dtype: np.dtype | None = None) -> int:
     """Validate LSTMParams; return H."""
-    return check_gated_params(params, LSTMParams, GATES, D, dtype)
+    return check_cell_params(SPEC, params, D, dtype)
 
 
-def _check_state(name: str, state: LSTMState, B: int, H: int, dtype: np.dtype) -> None:
-    if not isinstance(state, LSTMState):
-        raise TypeError(f"{name}: expected LSTMState(h, c), got {type(state).__name__}")
-    check_hidden(f"{name}.h", state.h, B, H, dtype)
-    check_hidden(f"{name}.c", state.c, B, H, dtype)
+def _check_inputs(x: np.ndarray, state: LSTMState, params: LSTMParams, step: bool) -> int:
+    xname, sname = ("x_t", "state_prev") if step else ("x", "state0")
+    check_float_array(xname, x, ("B", "D") if step else ("T", "B", "D"))
+    check_finite(xname, x, time_axis=None if step else 0)
+    H = check_params(params, x.shape[-1], x.dtype)
+    check_cell_state(SPEC, sname, state, x.shape[-2], H, x.dtype)
+    return H
 
 
 def _gates(a: np.ndarray) -> np.ndarray:
@@ -48,9 +60,9 @@ def _step_backward_core(dh, dc_next, gates, c_prev, c_t, W_h):
     H = c_t.shape[-1]
     i, f, g, o = (gates[..., k * H : (k + 1) * H] for k in range(GATES))
     tc = np.tanh(c_t)
-    dc = dc_next + dh * o * (1.0 - tc**2)
+    dc = dc_next + dh * o * tanh_grad(tc)
     da = np.concatenate(
-        [dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f), dc * i * (1.0 - g**2), dh * tc * o * (1.0 - o)],
+        [dc * g * sigmoid_grad(i), dc * c_prev * sigmoid_grad(f), dc * i * tanh_grad(g), dh * tc * sigmoid_grad(o)],
         axis=-1,
     )
     return da, da @ W_h, dc * f
@@ -70,10 +82,7 @@ class StepCache(NamedTuple):
 
 def step_forward(x_t: np.ndarray, state_prev: LSTMState, params: LSTMParams) -> tuple[LSTMState, StepCache]:
     """One LSTM step.  x_t (B, D), state_prev (h, c) each (B, H) -> LSTMState(h_t, c_t), cache."""
-    check_input(x_t, ("B", "D"), "x_t")
-    B, D = x_t.shape
-    H = check_params(params, D, x_t.dtype)
-    _check_state("state_prev", state_prev, B, H, x_t.dtype)
+    H = _check_inputs(x_t, state_prev, params, step=True)
     gates = _gates(x_t @ params.W_x.T + state_prev.h @ params.W_h.T + params.b)
     i, f, g, o = (gates[:, k * H : (k + 1) * H] for k in range(GATES))
     c_t = f * state_prev.c + i * g
@@ -81,18 +90,15 @@ def step_forward(x_t: np.ndarray, state_prev: LSTMState, params: LSTMParams) -> 
     return LSTMState(h_t, c_t), StepCache(x_t, state_prev.h, state_prev.c, gates, c_t, params)
 
 
-def step_backward(dstate: LSTMState, cache: StepCache) -> tuple[np.ndarray, LSTMState, LSTMGrads]:
-    """Gradients of one step.  dstate = (dh_t, dc_t) each (B, H) -> dx_t, LSTMState(dh_prev, dc_prev), grads."""
-    if not isinstance(dstate, LSTMState):
-        raise TypeError(f"dstate: expected LSTMState(dh, dc), got {type(dstate).__name__}")
-    for name, v in (("dstate.h", dstate.h), ("dstate.c", dstate.c)):
-        check_float_array(name, v, ("B", "H"))
-        check_shape(name, v, cache.c_t.shape, ("B", "H"))
-        check_finite(name, v)
+def step_backward(dstate_t: LSTMStateGrads, cache: StepCache) -> tuple[np.ndarray, LSTMStateGrads, LSTMGrads]:
+    """Gradients of one step.  dstate_t = (dh_t, dc_t) each (B, H) -> dx_t, LSTMStateGrads(dh_prev, dc_prev), grads."""
+    check_params_type("cache", cache, StepCache)
+    B, H = cache.c_t.shape
+    check_cell_state(SPEC, "dstate_t", dstate_t, B, H, cache.c_t.dtype, grads=True)
     p = cache.params
-    da, dh_prev, dc_prev = _step_backward_core(dstate.h, dstate.c, cache.gates, cache.c_prev, cache.c_t, p.W_h)
+    da, dh_prev, dc_prev = _step_backward_core(dstate_t.dh, dstate_t.dc, cache.gates, cache.c_prev, cache.c_t, p.W_h)
     grads = LSTMGrads(da.T @ cache.x_t, da.T @ cache.h_prev, da.sum(axis=0))
-    return da @ p.W_x, LSTMState(dh_prev, dc_prev), grads
+    return da @ p.W_x, LSTMStateGrads(dh_prev, dc_prev), grads
 
 
 # ----------------------------------------------------------------- a sequence
@@ -109,10 +115,8 @@ class LSTMCache(NamedTuple):
 
 def forward(x: np.ndarray, state0: LSTMState, params: LSTMParams) -> tuple[np.ndarray, LSTMCache]:
     """Run the LSTM over all steps.  x (T, B, D), state0 (h0, c0) -> hs (T, B, H), cache."""
-    check_input(x, ("T", "B", "D"))
-    T, B, D = x.shape
-    H = check_params(params, D, x.dtype)
-    _check_state("state0", state0, B, H, x.dtype)
+    H = _check_inputs(x, state0, params, step=False)
+    T, B, _ = x.shape
     u = x @ params.W_x.T + params.b  # input projection of every step at once
     hs = np.empty((T, B, H), dtype=x.dtype)
     cs = np.empty((T, B, H), dtype=x.dtype)
@@ -129,6 +133,7 @@ def forward(x: np.ndarray, state0: LSTMState, params: LSTMParams) -> tuple[np.nd
 
 
 def _backward(dhs: np.ndarray, cache: LSTMCache):
+    check_params_type("cache", cache, LSTMCache)
     x, hs, p = cache.x, cache.hs, cache.params
     check_upstream("dhs", dhs, hs, ("T", "B", "H"))
     T = x.shape[0]
@@ -141,11 +146,11 @@ def _backward(dhs: np.ndarray, cache: LSTMCache):
         gs[t] = dhs[t] + dh_next
         das[t], dh_next, dc_next = _step_backward_core(gs[t], dc_next, cache.gates[t], c_prev, cache.cs[t], p.W_h)
     check_finite("da (gradient flowing back)", das, time_axis=0)
-    return das, LSTMState(dh_next, dc_next), gs
+    return das, LSTMStateGrads(dh_next, dc_next), gs
 
 
-def backward(dhs: np.ndarray, cache: LSTMCache) -> tuple[np.ndarray, LSTMState, LSTMGrads]:
-    """Full BPTT.  dhs (T, B, H) -> dx (T, B, D), LSTMState(dh0, dc0), LSTMGrads."""
+def backward(dhs: np.ndarray, cache: LSTMCache) -> tuple[np.ndarray, LSTMStateGrads, LSTMGrads]:
+    """Full BPTT.  dhs (T, B, H) -> dx (T, B, D), LSTMStateGrads(dh0, dc0), LSTMGrads."""
     das, dstate0, _ = _backward(dhs, cache)
     x, hs, p = cache.x, cache.hs, cache.params
     h_prev = np.concatenate([cache.state0.h[None], hs[:-1]], axis=0)
@@ -163,14 +168,22 @@ def state_grads(dhs: np.ndarray, cache: LSTMCache) -> np.ndarray:
 
 def state_at(cache: LSTMCache, t: int) -> LSTMState:
     """The state after t steps of the forward pass (t = 0 gives state0)."""
-    T = cache.x.shape[0]
-    if not 0 <= t <= T:
-        raise ValueError(f"t: expected a step count in [0, {T}], got {t}")
+    check_params_type("cache", cache, LSTMCache)
+    t = check_int("t", t, 0, cache.x.shape[0])
     return cache.state0 if t == 0 else LSTMState(cache.hs[t - 1], cache.cs[t - 1])
 
 
 def zero_state(params: LSTMParams, B: int) -> LSTMState:
     """All-zero (h0, c0), each (B, H), in the dtype of the parameters."""
     H = check_params(params)
+    B = check_int("B", B, 1)
     zeros = np.zeros((B, H), dtype=params.W_h.dtype)
     return LSTMState(zeros, zeros.copy())
+
+
+def states(x: np.ndarray, state0: LSTMState, params: LSTMParams) -> list[LSTMState]:
+    """The state after t steps for t = 0..T (state0 first)."""
+    _, cache = forward(x, state0, params)
+    return [state_at(cache, t) for t in range(x.shape[0] + 1)]
+
+Cache = LSTMCache  # the registry-wide name of this cell's sequence cache

@@ -17,52 +17,40 @@ from typing import NamedTuple
 
 import numpy as np
 
+from bpttlab import cells
 from bpttlab._checks import (
+    check_array_like,
+    check_cell_params,
+    check_cell_state,
     check_choice,
     check_finite,
     check_float_array,
-    check_same_dtype,
+    check_int,
+    check_params_type,
     check_shape,
     check_upstream,
 )
-from bpttlab.params import ReadoutGrads, ReadoutParams, RNNGrads, RNNParams, check_params_type
 from bpttlab.numpy import layers
+from bpttlab.numpy.activations import activate as _act
+from bpttlab.numpy.activations import activation_grad as _act_grad
+from bpttlab.params import ReadoutGrads, ReadoutParams, RNNGrads, RNNParams
 
-ACTIVATIONS = ("tanh", "relu", "linear")
-
-
-def _act(a: np.ndarray, activation: str) -> np.ndarray:
-    if activation == "tanh":
-        return np.tanh(a)
-    if activation == "relu":
-        return np.maximum(a, 0.0)
-    return a
-
-
-def _act_grad(h: np.ndarray, activation: str) -> np.ndarray:
-    """f'(a) written in terms of h = f(a)."""
-    if activation == "tanh":
-        return (1.0 - h) * (1.0 + h)  # = 1 - h^2 without cancellation when |h| is near 1
-    if activation == "relu":
-        return (h > 0).astype(h.dtype)
-    return np.ones_like(h)
+SPEC = cells.CELLS["rnn"]
+ACTIVATIONS = SPEC.choices
 
 
 def check_params(params: RNNParams, D: int | None = None, dtype: np.dtype | None = None) -> int:
     """Validate RNNParams (shapes, dtypes, finiteness); return the hidden size H."""
-    check_params_type("params", params, RNNParams)
-    W_xh = check_float_array("params.W_xh", params.W_xh, ("H", "D"))
-    H = W_xh.shape[0]
-    check_float_array("params.W_hh", params.W_hh, ("H", "H"))
-    check_shape("params.W_hh", params.W_hh, (H, H), ("H", "H"))
-    check_float_array("params.b_h", params.b_h, ("H",))
-    check_shape("params.b_h", params.b_h, (H,), ("H",))
-    if D is not None and W_xh.shape[1] != D:
-        raise ValueError(f"params.W_xh: expected shape (H, D) with D = {D} (from x), got {W_xh.shape}")
-    dtype = W_xh.dtype if dtype is None else dtype
-    for field in RNNParams._fields:
-        check_same_dtype(f"params.{field}", getattr(params, field), "x", dtype)
-        check_finite(f"params.{field}", getattr(params, field))
+    return check_cell_params(SPEC, params, D, dtype)
+
+
+def _check_inputs(x: np.ndarray, h: np.ndarray, params: RNNParams, activation: str, step: bool) -> int:
+    check_choice("activation", activation, ACTIVATIONS)
+    xname, hname = ("x_t", "h_prev") if step else ("x", "h0")
+    check_float_array(xname, x, ("B", "D") if step else ("T", "B", "D"))
+    check_finite(xname, x, time_axis=None if step else 0)
+    H = check_params(params, x.shape[-1], x.dtype)
+    check_cell_state(SPEC, hname, h, x.shape[-2], H, x.dtype)
     return H
 
 
@@ -81,15 +69,7 @@ def step_forward(
     x_t: np.ndarray, h_prev: np.ndarray, params: RNNParams, activation: str = "tanh"
 ) -> tuple[np.ndarray, StepCache]:
     """h_t = f(W_xh x_t + W_hh h_prev + b_h).  x_t (B, D), h_prev (B, H) -> h_t (B, H)."""
-    check_choice("activation", activation, ACTIVATIONS)
-    check_float_array("x_t", x_t, ("B", "D"))
-    check_finite("x_t", x_t)
-    B, D = x_t.shape
-    H = check_params(params, D, x_t.dtype)
-    check_float_array("h_prev", h_prev, ("B", "H"))
-    check_shape("h_prev", h_prev, (B, H), ("B", "H"))
-    check_same_dtype("h_prev", h_prev, "x_t", x_t.dtype)
-    check_finite("h_prev", h_prev)
+    _check_inputs(x_t, h_prev, params, activation, step=True)
     a = x_t @ params.W_xh.T + h_prev @ params.W_hh.T + params.b_h
     h_t = _act(a, activation)
     check_finite("h_t", h_t)
@@ -98,9 +78,8 @@ def step_forward(
 
 def step_backward(dh_t: np.ndarray, cache: StepCache) -> tuple[np.ndarray, np.ndarray, RNNGrads]:
     """Gradients of one step.  dh_t (B, H) -> dx_t (B, D), dh_prev (B, H), RNNGrads."""
-    check_float_array("dh_t", dh_t, ("B", "H"))
-    check_shape("dh_t", dh_t, cache.h_t.shape, ("B", "H"))
-    check_finite("dh_t", dh_t)
+    check_params_type("cache", cache, StepCache)
+    check_upstream("dh_t", dh_t, cache.h_t, ("B", "H"))
     da = dh_t * _act_grad(cache.h_t, cache.activation)
     p = cache.params
     grads = RNNGrads(da.T @ cache.x_t, da.T @ cache.h_prev, da.sum(axis=0))
@@ -125,15 +104,8 @@ def forward(
 
     hs[t] is h_{t+1} in the maths (h0 is h_0, the state before the first input).
     """
-    check_choice("activation", activation, ACTIVATIONS)
-    check_float_array("x", x, ("T", "B", "D"))
-    check_finite("x", x, time_axis=0)
-    T, B, D = x.shape
-    H = check_params(params, D, x.dtype)
-    check_float_array("h0", h0, ("B", "H"))
-    check_shape("h0", h0, (B, H), ("B", "H"))
-    check_same_dtype("h0", h0, "x", x.dtype)
-    check_finite("h0", h0)
+    H = _check_inputs(x, h0, params, activation, step=False)
+    T, B, _ = x.shape
     u = x @ params.W_xh.T + params.b_h  # input projection of every step at once
     hs = np.empty((T, B, H), dtype=x.dtype)
     h = h0
@@ -153,6 +125,7 @@ def backward(dhs: np.ndarray, cache: RNNCache) -> tuple[np.ndarray, np.ndarray, 
     with dh_t the total gradient w.r.t. h_t:
     dh_t = dhs[t] + da_{t+1} @ W_hh;  da_t = dh_t * f'(a_t).
     """
+    check_params_type("cache", cache, RNNCache)
     x, hs, p = cache.x, cache.hs, cache.params
     check_upstream("dhs", dhs, hs, ("T", "B", "H"))
     T = x.shape[0]
@@ -188,7 +161,9 @@ def readout_backward(dys: np.ndarray, cache: layers.AffineCache) -> tuple[np.nda
     return dhs, ReadoutGrads(dW_hy, db_y)
 
 
-class SequenceGrads(NamedTuple):
+class LossGrads(NamedTuple):
+    """Gradients of mse_loss_and_grads's loss: inputs dx (T, B, D), initial state dh0 (B, H), the cell, the readout."""
+
     dx: np.ndarray
     dh0: np.ndarray
     rnn: RNNGrads
@@ -203,17 +178,17 @@ def mse_loss_and_grads(
     readout: ReadoutParams,
     reduction: str = "mean",
     activation: str = "tanh",
-) -> tuple[float, SequenceGrads]:
+) -> tuple[float, LossGrads]:
     """L = mean (or sum) over steps, batch and outputs of (y_t - targets_t)^2, with full BPTT.
 
-    x (T, B, D), targets (T, B, O), h0 (B, H) -> (L, SequenceGrads).
+    x (T, B, D), targets (T, B, O), h0 (B, H) -> (L, LossGrads).
     """
     hs, rnn_cache = forward(x, h0, params, activation)
     ys, out_cache = readout_forward(hs, readout)
     loss, dys = layers.mse_loss(ys, targets, reduction)
     dhs, readout_grads = readout_backward(dys, out_cache)
     dx, dh0, rnn_grads = backward(dhs, rnn_cache)
-    return loss, SequenceGrads(dx, dh0, rnn_grads, readout_grads)
+    return loss, LossGrads(dx, dh0, rnn_grads, readout_grads)
 
 
 # ----------------------------------------------------------------- states and their gradients
@@ -221,9 +196,8 @@ def mse_loss_and_grads(
 
 def state_at(cache: RNNCache, t: int) -> np.ndarray:
     """The hidden state after t steps of the forward pass that made ``cache`` (t = 0 gives h0). (B, H)."""
-    T = cache.x.shape[0]
-    if not 0 <= t <= T:
-        raise ValueError(f"t: expected a step count in [0, {T}], got {t}")
+    check_params_type("cache", cache, RNNCache)
+    t = check_int("t", t, 0, cache.x.shape[0])
     return cache.h0 if t == 0 else cache.hs[t - 1]
 
 
@@ -232,8 +206,8 @@ def state_grads(dhs: np.ndarray, cache: RNNCache) -> np.ndarray:
 
     dh_{T-1} = dhs[T-1];  dh_t = dhs[t] + (dh_{t+1} * f'(a_{t+1})) W_hh.
     """
-    check_float_array("dhs", dhs, ("T", "B", "H"))
-    check_shape("dhs", dhs, cache.hs.shape, ("T", "B", "H"))
+    check_params_type("cache", cache, RNNCache)
+    check_upstream("dhs", dhs, cache.hs, ("T", "B", "H"))
     gs = np.empty_like(cache.hs)
     g_next_pre = np.zeros_like(cache.h0)
     for t in range(cache.hs.shape[0] - 1, -1, -1):
@@ -244,6 +218,7 @@ def state_grads(dhs: np.ndarray, cache: RNNCache) -> np.ndarray:
 
 def step_jacobians(cache: RNNCache) -> np.ndarray:
     """J_t = dh_t/dh_{t-1} = diag(f'(a_t)) W_hh for every step and example.  -> (T, B, H, H)."""
+    check_params_type("cache", cache, RNNCache)
     fprime = _act_grad(cache.hs, cache.activation)  # (T, B, H)
     return fprime[..., :, None] * cache.params.W_hh[None, None]
 
@@ -251,4 +226,13 @@ def step_jacobians(cache: RNNCache) -> np.ndarray:
 def zero_state(params: RNNParams, B: int) -> np.ndarray:
     """The all-zero initial state h0 (B, H), in the dtype of the parameters."""
     H = check_params(params)
+    B = check_int("B", B, 1)
     return np.zeros((B, H), dtype=params.W_hh.dtype)
+
+
+def states(x: np.ndarray, h0: np.ndarray, params: RNNParams, activation: str = "tanh") -> list[np.ndarray]:
+    """The state after t steps for t = 0..T (h0 first).  x (T, B, D) -> T + 1 arrays (B, H)."""
+    hs, _ = forward(x, h0, params, activation)
+    return [h0] + list(hs)
+
+Cache = RNNCache  # the registry-wide name of this cell's sequence cache

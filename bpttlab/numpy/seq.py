@@ -10,69 +10,50 @@ All NumPy, backward passes by hand; ``bpttlab.torch.seq`` is the autograd twin.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from bpttlab._checks import check_choice, check_finite, check_float_array, check_positive_int, check_shape
-from bpttlab.params import ReadoutGrads, ReadoutParams
-from bpttlab.tasks import ADDING_TOLERANCE, TaskBatch
-from bpttlab.numpy import gru, lstm, rnn
+from bpttlab import cells
+from bpttlab._checks import (
+    check_choice,
+    check_finite,
+    check_float_array,
+    check_number,
+    check_params_type,
+    check_shape,
+    check_type,
+)
+from bpttlab.numpy import rnn
+from bpttlab.numpy.activations import softmax_xent
+from bpttlab.params import ReadoutParams
+from bpttlab.seqmodel import LOSSES, SeqGrads, SeqModel, SeqParams, SeqResult, check_model
+from bpttlab.tasks import TaskBatch, accuracy
+from bpttlab.tree import add, leaves
+from bpttlab.truncation import check_truncation, windows
 
-CELLS = {"rnn": rnn, "lstm": lstm, "gru": gru}
-CELL_OPTIONS = {"rnn": ("activation",), "lstm": (), "gru": ("variant",)}
-LOSSES = ("mse", "xent")
-
-
-@dataclass(frozen=True, kw_only=True)
-class SeqModel:
-    """What a sequence model is made of: the cell's kind and options, and its loss.
-
-    cell: "rnn" | "lstm" | "gru"; activation: the RNN's ("tanh" | "relu" | "linear");
-    variant: the GRU's ("torch" | "cho"); loss: "mse" | "xent".
-    """
-
-    cell: str = "rnn"
-    activation: str = "tanh"
-    variant: str = "torch"
-    loss: str = "mse"
-
-    def __post_init__(self) -> None:
-        check_choice("cell", self.cell, tuple(CELLS))
-        check_choice("activation", self.activation, rnn.ACTIVATIONS)
-        check_choice("variant", self.variant, gru.VARIANTS)
-        check_choice("loss", self.loss, LOSSES)
-
-    def options(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in CELL_OPTIONS[self.cell]}
+__all__ = [
+    "LOSSES", "SeqGrads", "SeqModel", "SeqParams", "SeqResult", "accuracy", "check_truncation", "forward",
+    "init_params", "loss_and_grads", "masked_loss", "truncation_bias", "window_loss_and_grads",
+]
 
 
-class SeqParams(NamedTuple):
-    cell: Any
-    readout: ReadoutParams
+def _cell(model: SeqModel) -> Any:
+    return model.spec.numpy()
 
 
 def init_params(model: SeqModel, D: int, H: int, O: int, rng: np.random.Generator, **options: Any) -> SeqParams:
     """SeqParams for ``model``: the cell from bpttlab.init.init_cell (options passed on) and a readout (O outputs)."""
     from bpttlab.init import init_cell, init_readout
 
-    if not isinstance(model, SeqModel):
-        raise TypeError(f"model: expected SeqModel, got {type(model).__name__}")
+    check_model(model)
     return SeqParams(init_cell(model.cell, D, H, rng, **options), init_readout(H, O, rng))
 
 
-class SeqGrads(NamedTuple):
-    cell: Any
-    readout: ReadoutGrads
-
-
-class SeqResult(NamedTuple):
-    """loss: the objective; grads: its (possibly truncated) gradient; final_state: the state after step T."""
-
-    loss: float
-    grads: SeqGrads
-    final_state: Any
+def _check_params(model: SeqModel, params: Any) -> None:
+    check_type("params", params, SeqParams)
+    check_params_type("params.cell", params.cell, model.spec.params)
+    check_params_type("params.readout", params.readout, ReadoutParams)
 
 
 # ----------------------------------------------------------------- masked losses
@@ -109,22 +90,8 @@ def masked_loss(
     C = ys.shape[-1]
     if y.min() < 0 or y.max() >= C:
         raise ValueError(f"y: expected class labels in [0, {C - 1}], got range [{y.min()}, {y.max()}]")
-    shifted = ys - ys.max(axis=-1, keepdims=True)
-    log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-    per_step = -np.take_along_axis(log_p, y[..., None], axis=-1)[..., 0]
-    dys = np.exp(log_p)
-    np.put_along_axis(dys, y[..., None], np.take_along_axis(dys, y[..., None], axis=-1) - 1.0, axis=-1)
+    per_step, dys = softmax_xent(ys, y)
     return float(np.sum(mask * per_step) / N), (mask / N)[..., None] * dys
-
-
-def accuracy(ys: np.ndarray, batch: TaskBatch, tolerance: float = ADDING_TOLERANCE) -> float:
-    """Fraction of the masked steps answered correctly: argmax = label ("xent") or |error| < tolerance ("mse")."""
-    m = batch.mask > 0
-    if batch.loss == "xent":
-        correct = ys.argmax(axis=-1) == batch.y
-    else:
-        correct = np.all(np.abs(ys - batch.y) < tolerance, axis=-1)
-    return float(correct[m].mean())
 
 
 # ----------------------------------------------------------------- forward and gradients
@@ -137,19 +104,20 @@ def _check_batch(batch: TaskBatch) -> None:
     check_finite("batch.x", batch.x, time_axis=0)
 
 
-def forward(model: SeqModel, params: SeqParams, x: np.ndarray, state0: Any) -> tuple[np.ndarray, Any]:
+def forward(x: np.ndarray, state0: Any, params: SeqParams, model: SeqModel) -> tuple[np.ndarray, Any]:
     """Outputs y_t = W_hy h_t + b_y of every step.  x (T, B, D) -> ys (T, B, O), cell cache."""
-    cell = CELLS[model.cell]
-    hs, cache = cell.forward(x, state0, params.cell, **model.options())
+    check_model(model)
+    _check_params(model, params)
+    hs, cache = _cell(model).forward(x, state0, params.cell, **model.options())
     ys, _ = rnn.readout_forward(hs, params.readout)
     return ys, cache
 
 
 def window_loss_and_grads(
-    model: SeqModel,
-    params: SeqParams,
     batch: TaskBatch,
     state_start: Any,
+    params: SeqParams,
+    model: SeqModel,
     start: int,
     first_loss_step: int,
     stop: int,
@@ -160,12 +128,21 @@ def window_loss_and_grads(
     The state entering the window is treated as a constant: no gradient flows past ``start``.
     Returns (loss, grads, cache of the window's forward pass).
     """
+    check_model(model)
+    _check_batch(batch)
+    _check_params(model, params)
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (start, first_loss_step, stop)):
+        raise TypeError(
+            f"start, first_loss_step, stop: expected ints, got {type(start).__name__}, "
+            f"{type(first_loss_step).__name__}, {type(stop).__name__}"
+        )
+    normaliser = check_number("normaliser", normaliser, positive=True)
     if not 0 <= start <= first_loss_step < stop <= batch.x.shape[0]:
         raise ValueError(
             f"start, first_loss_step, stop: expected 0 <= start <= first_loss_step < stop <= T, "
             f"got {start}, {first_loss_step}, {stop} with T = {batch.x.shape[0]}"
         )
-    cell = CELLS[model.cell]
+    cell = _cell(model)
     hs, cache = cell.forward(batch.x[start:stop], state_start, params.cell, **model.options())
     ys, out_cache = rnn.readout_forward(hs, params.readout)
     mask = batch.mask[start:stop].copy()
@@ -176,22 +153,11 @@ def window_loss_and_grads(
     return value, SeqGrads(cell_grads, readout_grads), cache
 
 
-def check_truncation(T: int, k1: int | None, k2: int | None) -> tuple[int, int]:
-    """Resolve (k1, k2): None means T (full BPTT); requires 1 <= k1 <= k2."""
-    k1 = T if k1 is None else check_positive_int("k1", k1)
-    k2 = k1 if k2 is None else check_positive_int("k2", k2)
-    if k2 < k1:
-        raise ValueError(
-            f"k2: expected k2 >= k1 = {k1} (each chunk's losses must lie inside its backward window), got {k2}"
-        )
-    return k1, k2
-
-
 def loss_and_grads(
-    model: SeqModel,
-    params: SeqParams,
     batch: TaskBatch,
     state0: Any,
+    params: SeqParams,
+    model: SeqModel,
     k1: int | None = None,
     k2: int | None = None,
 ) -> SeqResult:
@@ -200,37 +166,29 @@ def loss_and_grads(
     k1 = k2 = None gives full BPTT. With truncation the loss is the same number; only
     the gradient changes: each chunk's losses reach back at most k2 steps.
     """
-    if not isinstance(model, SeqModel):
-        raise TypeError(f"model: expected SeqModel, got {type(model).__name__}")
+    check_model(model)
     _check_batch(batch)
+    _check_params(model, params)
     T = batch.x.shape[0]
     k1, k2 = check_truncation(T, k1, k2)
     normaliser = float(batch.mask.sum())
     if not normaliser > 0:  # checked here, as the truncated path may skip every chunk and never reach masked_loss
         raise ValueError(f"batch.mask: expected at least one step with a loss (sum of mask > 0), got {normaliser}")
-    cell = CELLS[model.cell]
+    cell = _cell(model)
     if k1 >= T:
-        value, grads, cache = window_loss_and_grads(model, params, batch, state0, 0, 0, T, normaliser)
+        value, grads, cache = window_loss_and_grads(batch, state0, params, model, 0, 0, T, normaliser)
         return SeqResult(value, grads, cell.state_at(cache, T))
-    _, full_cache = forward(model, params, batch.x, state0)  # the states every window starts from
+    _, full_cache = forward(batch.x, state0, params, model)  # the states every window starts from
     total, acc = 0.0, None
-    for s in range(0, T, k1):
-        e = min(s + k1, T)
-        w = max(0, e - k2)
-        if batch.mask[s:e].sum() == 0:
+    for w in windows(T, k1, k2):
+        if batch.mask[w.first_loss : w.stop].sum() == 0:
             continue
         value, grads, _ = window_loss_and_grads(
-            model, params, batch, cell.state_at(full_cache, w), w, s, e, normaliser
+            batch, cell.state_at(full_cache, w.start), params, model, w.start, w.first_loss, w.stop, normaliser
         )
         total += value
-        acc = grads if acc is None else _add(acc, grads)
+        acc = grads if acc is None else add(acc, grads)
     return SeqResult(total, acc, cell.state_at(full_cache, T))
-
-
-def _add(a: Any, b: Any) -> Any:
-    if isinstance(a, tuple):
-        return type(a)(*(_add(x, y) for x, y in zip(a, b)))
-    return a + b
 
 
 def truncation_bias(full: SeqGrads, truncated: SeqGrads) -> tuple[float, float]:
@@ -238,8 +196,6 @@ def truncation_bias(full: SeqGrads, truncated: SeqGrads) -> tuple[float, float]:
 
     Both are computed over all parameters flattened into one vector.
     """
-    from bpttlab.optim import leaves
-
     f = np.concatenate([np.ravel(v) for v in leaves(full)])
     t = np.concatenate([np.ravel(v) for v in leaves(truncated)])
     if f.shape != t.shape:

@@ -8,30 +8,20 @@ a clear message when the loss or the gradient becomes non-finite.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import numpy as np
 
 from bpttlab._checks import check_choice, check_generator, check_positive_int
 from bpttlab.clip import clip_by_global_norm, clip_by_value, global_norm
-from bpttlab.optim import adam_init, adam_step, sgd_step
-from bpttlab.tasks import ADDING_TOLERANCE, TaskBatch
 from bpttlab.numpy import seq
+from bpttlab.optim import adam_init, adam_step, sgd_step
+from bpttlab.seqmodel import TrainLog
+from bpttlab.tasks import ADDING_TOLERANCE, TaskBatch
+from bpttlab.tree import copy as copy_tree
+from bpttlab.truncation import windows
 
-
-class TrainLog(NamedTuple):
-    """Per update: the loss of its chunk (summed into ``loss`` per training step), the gradient's
-    global norm before clipping, and whether clipping changed it. ``loss`` has one entry per
-    training step (the whole batch's objective)."""
-
-    loss: np.ndarray
-    update_loss: np.ndarray
-    grad_norm: np.ndarray
-    clipped: np.ndarray
-
-
-def _copy_state(state):
-    return type(state)(*(a.copy() for a in state)) if isinstance(state, tuple) else state.copy()
+__all__ = ["TrainLog", "evaluate", "train"]
 
 
 def train(
@@ -61,7 +51,7 @@ def train(
     if max_norm is not None and clip_value is not None:
         raise ValueError("max_norm, clip_value: expected at most one clipping rule, got both")
     state = adam_init(params) if optimizer == "adam" else None
-    cell = seq.CELLS[model.cell]
+    cell = model.spec.numpy()
     losses, update_losses, norms, clipped = [], [], [], []
     iterator = range(steps)
     if progress:
@@ -73,25 +63,23 @@ def train(
         if not isinstance(batch, TaskBatch):
             raise TypeError(f"make_batch: expected it to return a TaskBatch, got {type(batch).__name__}")
         T, B, _ = batch.x.shape
-        c1, c2 = seq.check_truncation(T, k1, k2)
+        schedule = windows(T, k1, k2)
         normaliser = float(batch.mask.sum())
         history = {0: cell.zero_state(params.cell, B)}
         step_loss = 0.0
-        for s in range(0, T, c1):
-            e = min(s + c1, T)
-            w = max(0, e - c2)
+        for c, (w, s, e) in enumerate(schedule):
             try:
-                value, grads, cache = seq.window_loss_and_grads(model, params, batch, history[w], w, s, e, normaliser)
+                value, grads, cache = seq.window_loss_and_grads(batch, history[w], params, model, w, s, e, normaliser)
             except FloatingPointError as err:  # a state, output or gradient overflowed inside the window
                 raise FloatingPointError(
                     f"training diverged at training step {i} (chunk starting at time step {s}): {err}; "
                     "lower the learning rate or clip the gradient"
                 ) from err
             # keep (copies of) only the states a later window can start from, so memory stays O(k2)
-            w_next = max(0, min(e + c1, T) - c2)
+            w_next = schedule[c + 1].start if c + 1 < len(schedule) else T
             history = {t: v for t, v in history.items() if t >= w_next}
             for t in range(max(s + 1, w_next), e + 1):
-                history[t] = _copy_state(cell.state_at(cache, t - w))
+                history[t] = copy_tree(cell.state_at(cache, t - w))
             if not np.isfinite(value):
                 raise FloatingPointError(
                     f"loss became non-finite at training step {i} (chunk starting at time step {s}); "
@@ -126,7 +114,7 @@ def train(
 def evaluate(model: seq.SeqModel, params: seq.SeqParams, batch: TaskBatch, tolerance: float = ADDING_TOLERANCE) -> tuple[float, float]:
     """(loss, accuracy) of ``params`` on ``batch`` from a zero initial state."""
     T, B, _ = batch.x.shape
-    state0 = seq.CELLS[model.cell].zero_state(params.cell, B)
-    ys, _ = seq.forward(model, params, batch.x, state0)
+    state0 = model.spec.numpy().zero_state(params.cell, B)
+    ys, _ = seq.forward(batch.x, state0, params, model)
     value, _ = seq.masked_loss(ys, batch.y, batch.mask, model.loss)
     return value, seq.accuracy(ys, batch, tolerance)

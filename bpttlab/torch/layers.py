@@ -9,40 +9,70 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from bpttlab.torch._checks import check_dtype, check_shape
+from bpttlab._checks import check_choice, check_finite, check_float_array, check_same_dtype, check_shape
+
+REDUCTIONS = ("mean", "sum")
+
+
+def _check(name: str, value: torch.Tensor) -> torch.Tensor:
+    """A float tensor with at least one axis, all finite."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(value).__name__}")
+    check_float_array(name, value, tuple(f"n{i}" for i in range(value.dim())), "torch")
+    if value.dim() == 0:
+        raise ValueError(f"{name}: expected at least one axis, got a 0-axis tensor")
+    check_finite(name, value)
+    return value
 
 
 def affine_forward(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """out = x W^T + b.  x (..., D), W (M, D), b (M,) -> out (..., M)."""
-    if W.dim() != 2 or x.shape[-1] != W.shape[1]:
-        raise ValueError(f"x: expected last axis D = W.shape[1], got x {tuple(x.shape)} and W {tuple(W.shape)}")
-    check_shape("b", b, (W.shape[0],))
-    check_dtype("W", W, "x", x.dtype)
+    _check("x", x)
+    check_float_array("W", W, ("M", "D"), "torch")
+    check_finite("W", W)
+    check_float_array("b", b, ("M",), "torch")
+    check_finite("b", b)
+    if x.shape[-1] != W.shape[1]:
+        raise ValueError(f"x: expected last axis D = {W.shape[1]} (from W), got shape {tuple(x.shape)}")
+    check_shape("b", b, (W.shape[0],), ("M",))
+    check_same_dtype("W", W, "x", x.dtype)
+    check_same_dtype("b", b, "x", x.dtype)
     return x @ W.T + b
 
 
 def tanh_forward(a: torch.Tensor) -> torch.Tensor:
     """h = tanh(a)."""
-    return torch.tanh(a)
+    return torch.tanh(_check("a", a))
 
 
 def sigmoid_forward(a: torch.Tensor) -> torch.Tensor:
     """s = 1 / (1 + exp(-a))."""
-    return torch.sigmoid(a)
+    return torch.sigmoid(_check("a", a))
 
 
 def relu_forward(a: torch.Tensor) -> torch.Tensor:
     """r = max(a, 0)."""
-    return torch.relu(a)
+    return torch.relu(_check("a", a))
 
 
 def mse_loss(pred: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Mean (or sum) of (pred - target)^2 over all elements."""
-    check_shape("target", target, pred.shape)
+    check_choice("reduction", reduction, REDUCTIONS)
+    _check("pred", pred)
+    _check("target", target)
+    check_shape("target", target, pred.shape, [str(s) for s in pred.shape])
+    check_same_dtype("target", target, "pred", pred.dtype)
     return F.mse_loss(pred, target, reduction=reduction)
 
 
 def softmax_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Mean (or sum) of -log softmax(logits)[label].  logits (..., C), labels (...) int64."""
-    check_shape("labels", labels, logits.shape[:-1])
+    check_choice("reduction", reduction, REDUCTIONS)
+    _check("logits", logits)
+    if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64:
+        raise TypeError(f"labels: expected an int64 torch.Tensor, got {getattr(labels, 'dtype', type(labels).__name__)}")
+    check_shape("labels", labels, logits.shape[:-1], [str(s) for s in logits.shape[:-1]])
+    C = logits.shape[-1]
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= C):
+        raise ValueError(f"labels: expected class indices in [0, {C - 1}], got range [{int(labels.min())}, {int(labels.max())}]")
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), reduction=reduction)

@@ -8,44 +8,76 @@ truncated BPTT. Frames travel flattened: D = S * S for S x S pixels.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any
+from typing import Any, Iterator
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+from bpttlab import cells
+from bpttlab._checks import check_finite, check_float_array, check_int, check_number, check_positive_int
+from bpttlab.tree import detach
 
 
 def _check_sizes(**sizes: Any) -> None:
     """Each named size must be a positive int (not a bool)."""
     for name, v in sizes.items():
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name}: expected a positive int, got {v!r}")
+        check_positive_int(name, v)
 
 
-def _recurrent(cell: str, D: int, H: int) -> nn.Module:
-    if cell not in CELLS:
-        raise ValueError(f"cell: expected one of {sorted(CELLS)}, got {cell!r}")
-    _check_sizes(D=D, H=H)
-    return CELLS[cell](D, H)
+@contextlib.contextmanager
+def seeded(generator: Any) -> Iterator[None]:
+    """Run the block (a model's construction) on the random stream of ``generator``, not torch's global one.
+
+    generator: a torch.Generator (its state advances as the block draws), an int seed, or None (torch's
+    global generator, as torch.nn does). The global generator is left exactly as it was.
+    """
+    if generator is None:
+        yield
+        return
+    if isinstance(generator, torch.Generator):
+        g = generator
+    elif isinstance(generator, (int, np.integer)) and not isinstance(generator, (bool, np.bool_)):
+        g = torch.Generator().manual_seed(check_int("generator", generator, 0))
+    else:
+        raise TypeError(f"generator: expected a torch.Generator, an int seed or None, got {type(generator).__name__}")
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.set_state(g.get_state())
+        yield
+        g.set_state(torch.default_generator.get_state())
+
+
+def _recurrent(cell: str, D: int, H: int, layers: int = 1) -> nn.Module:
+    spec = cells.get(cell)
+    _check_sizes(D=D, H=H, layers=layers)
+    made = spec.nn()
+    if made is None:
+        raise ValueError(f"cell: {cell!r} with its default option has no torch.nn module")
+    cls, kwargs = made
+    return cls(D, H, num_layers=layers, **kwargs)
 
 
 def _check_x(x: Any, D: int) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[-1] != D:
-        raise ValueError(f"x: expected a tensor (T, B, D) with D = {D}, got {getattr(x, 'shape', type(x).__name__)}")
+    check_float_array("x", x, ("T", "B", "D"), "torch")
+    if x.shape[-1] != D:
+        raise ValueError(f"x: expected a tensor (T, B, D) with D = {D}, got shape {tuple(x.shape)}")
+    check_finite("x", x, time_axis=0)
     return x
 
 
 class SequenceRegressor(nn.Module):
     """A recurrent layer (torch.nn RNN, LSTM or GRU) and a per-step linear readout: (T, B, D) -> (T, B, O)."""
 
-    def __init__(self, D: int, H: int, O: int, cell: str = "lstm") -> None:
+    def __init__(self, D: int, H: int, O: int, cell: str = "lstm", *, generator: Any = None) -> None:
         super().__init__()
+        _check_sizes(O=O)
         self.D = D
-        self.core = _recurrent(cell, D, H)
-        self.readout = nn.Linear(H, O)
+        with seeded(generator):
+            self.core = _recurrent(cell, D, H)
+            self.readout = nn.Linear(H, O)
 
     def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
         hs, state = self.core(_check_x(x, self.D), state)
@@ -99,15 +131,16 @@ class NextFramePredictor(nn.Module):
     """
 
     def __init__(
-        self, size: int = 16, features: int = 64, H: int = 64, cell: str = "gru", base_rate: float = 0.05
+        self, size: int = 16, features: int = 64, H: int = 64, cell: str = "gru", base_rate: float = 0.05,
+        *, generator: Any = None,
     ) -> None:
         super().__init__()
-        if not (isinstance(base_rate, (int, float)) and 0 < base_rate < 1):
-            raise ValueError(f"base_rate: expected a pixel brightness strictly between 0 and 1, got {base_rate!r}")
+        base_rate = check_number("base_rate", base_rate, low=0.0, high=1.0, open_low=True, open_high=True)
         self.size = size
-        self.encoder = FrameEncoder(size, features)
-        self.core = _recurrent(cell, features, H)
-        self.decoder = FrameDecoder(size, H)
+        with seeded(generator):
+            self.encoder = FrameEncoder(size, features)
+            self.core = _recurrent(cell, features, H)
+            self.decoder = FrameDecoder(size, H)
         with torch.no_grad():
             self.decoder.net[-1].bias.fill_(math.log(base_rate / (1 - base_rate)))
 
@@ -148,12 +181,16 @@ class PerFrameClassifier(nn.Module):
     barely depend on where the blob is.
     """
 
-    def __init__(self, size: int = 16, n_classes: int = 4, features: int = 32, normalize: bool = True) -> None:
+    def __init__(
+        self, size: int = 16, n_classes: int = 4, features: int = 32, normalize: bool = True, *, generator: Any = None
+    ) -> None:
         super().__init__()
+        _check_sizes(n_classes=n_classes, features=features)
         self.size, self.normalize = size, bool(normalize)
-        self.encoder = FrameEncoder(size, features)
-        self.norm = nn.LayerNorm(features) if self.normalize else nn.Identity()
-        self.head = nn.Linear(features, n_classes)
+        with seeded(generator):
+            self.encoder = FrameEncoder(size, features)
+            self.norm = nn.LayerNorm(features) if self.normalize else nn.Identity()
+            self.head = nn.Linear(features, n_classes)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Per-frame features: x (T, B, S*S) -> (T, B, F)."""
@@ -175,14 +212,16 @@ class PooledFrameClassifier(nn.Module):
     """
 
     def __init__(
-        self, size: int = 16, n_classes: int = 4, features: int = 32, hidden: int = 64, normalize: bool = True
+        self, size: int = 16, n_classes: int = 4, features: int = 32, hidden: int = 64, normalize: bool = True,
+        *, generator: Any = None,
     ) -> None:
         super().__init__()
         _check_sizes(n_classes=n_classes, features=features, hidden=hidden)
         self.size, self.normalize = size, bool(normalize)
-        self.encoder = FrameEncoder(size, features)
-        self.norm = nn.LayerNorm(features) if self.normalize else nn.Identity()
-        self.head = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
+        with seeded(generator):
+            self.encoder = FrameEncoder(size, features)
+            self.norm = nn.LayerNorm(features) if self.normalize else nn.Identity()
+            self.head = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Per-frame features: x (T, B, S*S) -> (T, B, F)."""
@@ -201,14 +240,16 @@ class CNNRNNClassifier(nn.Module):
 
     def __init__(
         self, size: int = 16, n_classes: int = 4, features: int = 32, H: int = 32, cell: str = "gru",
-        normalize: bool = True,
+        normalize: bool = True, *, generator: Any = None,
     ) -> None:
         super().__init__()
+        _check_sizes(n_classes=n_classes)
         self.size, self.normalize = size, bool(normalize)
-        self.encoder = FrameEncoder(size, features)
-        self.norm = nn.LayerNorm(features) if self.normalize else nn.Identity()
-        self.core = _recurrent(cell, features, H)
-        self.head = nn.Linear(H, n_classes)
+        with seeded(generator):
+            self.encoder = FrameEncoder(size, features)
+            self.norm = nn.LayerNorm(features) if self.normalize else nn.Identity()
+            self.core = _recurrent(cell, features, H)
+            self.head = nn.Linear(H, n_classes)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Per-frame features: x (T, B, S*S) -> (T, B, F)."""
@@ -226,13 +267,12 @@ class CNNRNNClassifier(nn.Module):
 class CharLM(nn.Module):
     """Character language model: one-hot characters (T, B, V) -> next-character logits (T, B, V)."""
 
-    def __init__(self, V: int, H: int = 128, cell: str = "lstm", layers: int = 1) -> None:
+    def __init__(self, V: int, H: int = 128, cell: str = "lstm", layers: int = 1, *, generator: Any = None) -> None:
         super().__init__()
-        if cell not in CELLS:
-            raise ValueError(f"cell: expected one of {sorted(CELLS)}, got {cell!r}")
         self.V = V
-        self.core = CELLS[cell](V, H, num_layers=layers)
-        self.readout = nn.Linear(H, V)
+        with seeded(generator):
+            self.core = _recurrent(cell, V, H, layers)
+            self.readout = nn.Linear(H, V)
 
     def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
         hs, state = self.core(_check_x(x, self.V), state)
@@ -265,9 +305,5 @@ def rollout(model: nn.Module, context: torch.Tensor, steps: int, state: Any = No
 
 
 def detach_state(state: Any) -> Any:
-    """The same state cut from its history (tensors detached; tuples and None kept)."""
-    if state is None:
-        return None
-    if isinstance(state, torch.Tensor):
-        return state.detach()
-    return type(state)(detach_state(s) for s in state)
+    """The same state cut from its history (tensors detached; tuples and None kept): ``bpttlab.tree.detach``."""
+    return detach(state)

@@ -61,14 +61,22 @@ def heldout_batch(ids: np.ndarray, vocab_size: int, streams: int = 16) -> Any:
 
 def train_charlm(config: dict[str, Any] = CONFIG, log: Any = print) -> tuple[CharLM, CharVocab]:
     """Train a CharLM as ``config`` says (one call of ``train`` per epoch over the training streams)."""
-    torch.manual_seed(config["seed"])
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True)
+    try:
+        return _train_charlm(config, log)
+    finally:
+        torch.use_deterministic_algorithms(was_deterministic)
+
+
+def _train_charlm(config: dict[str, Any], log: Any) -> tuple[CharLM, CharVocab]:
     text = load_text(config["corpus"])
     vocab = CharVocab(text)
     V = len(vocab)
     train_text, held_text = split_chapters(text, config["held_out_chapters"])
     train_ids, held = vocab.encode(train_text), heldout_batch(vocab.encode(held_text), V)
-    model = CharLM(V, config["H"], config["cell"], config["layers"])
+    # the model's initial weights come from its own generator, seeded by the configuration
+    model = CharLM(V, config["H"], config["cell"], config["layers"], generator=config["seed"])
     rng = np.random.default_rng(config["seed"])
     B, T = config["B"], config["T"]
     chunks = (len(train_ids) - 1) // B // T

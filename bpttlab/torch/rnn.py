@@ -1,22 +1,27 @@
 """The vanilla RNN of ``bpttlab.numpy.rnn`` in torch ops; BPTT is done by autograd.
 
-Same names, arguments and layouts: x (T, B, D), h0 (B, H), hs (T, B, H),
-W_xh (H, D), W_hh (H, H), b_h (H,).
+Same functions, argument order, names and layouts as the NumPy cell (the contract of
+``bpttlab.cells``): x (T, B, D), h0 (B, H), hs (T, B, H), W_xh (H, D), W_hh (H, H), b_h (H,).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
-from bpttlab._checks import check_choice
-from bpttlab.params import ReadoutParams, RNNParams, check_params_type
-from bpttlab.torch._checks import check_dtype, check_shape, check_tensor
-from bpttlab.torch import layers
+from bpttlab import cells
+from bpttlab._checks import check_choice, check_params_type
+from bpttlab.params import ReadoutParams, RNNGrads, RNNParams
+from bpttlab.torch import _cell, layers
+from bpttlab.torch._cell import Cache, StepCache
 
-ACTIVATIONS = ("tanh", "relu", "linear")
+SPEC = cells.CELLS["rnn"]
+ACTIVATIONS = SPEC.choices
 
 
-def _act(a: torch.Tensor, activation: str) -> torch.Tensor:
+def _step(x_t: torch.Tensor, h_prev: torch.Tensor, params: RNNParams, activation: str) -> torch.Tensor:
+    a = x_t @ params.W_xh.T + h_prev @ params.W_hh.T + params.b_h
     if activation == "tanh":
         return torch.tanh(a)
     if activation == "relu":
@@ -24,43 +29,46 @@ def _act(a: torch.Tensor, activation: str) -> torch.Tensor:
     return a
 
 
-def check_params(params: RNNParams, D: int, dtype: torch.dtype) -> int:
-    """Validate RNNParams of tensors; return H."""
-    check_params_type("params", params, RNNParams)
-    check_tensor("params.W_xh", params.W_xh, ("H", "D"))
-    H = params.W_xh.shape[0]
-    if params.W_xh.shape[1] != D:
-        raise ValueError(f"params.W_xh: expected shape (H, D) with D = {D} (from x), got {tuple(params.W_xh.shape)}")
-    check_tensor("params.W_hh", params.W_hh, ("H", "H"))
-    check_shape("params.W_hh", params.W_hh, (H, H))
-    check_tensor("params.b_h", params.b_h, ("H",))
-    check_shape("params.b_h", params.b_h, (H,))
-    for field in RNNParams._fields:
-        check_dtype(f"params.{field}", getattr(params, field), "x", dtype)
-    return H
-
-
 def step_forward(
     x_t: torch.Tensor, h_prev: torch.Tensor, params: RNNParams, activation: str = "tanh"
-) -> torch.Tensor:
-    """h_t = f(W_xh x_t + W_hh h_prev + b_h).  x_t (B, D), h_prev (B, H) -> h_t (B, H)."""
-    return _act(x_t @ params.W_xh.T + h_prev @ params.W_hh.T + params.b_h, activation)
+) -> tuple[torch.Tensor, StepCache]:
+    """h_t = f(W_xh x_t + W_hh h_prev + b_h).  x_t (B, D), h_prev (B, H) -> h_t (B, H), cache."""
+    return _cell.step_forward(SPEC, _step, x_t, h_prev, params, {"activation": activation})
 
 
-def forward(x: torch.Tensor, h0: torch.Tensor, params: RNNParams, activation: str = "tanh") -> torch.Tensor:
-    """Loop ``step_forward`` over time.  x (T, B, D), h0 (B, H) -> hs (T, B, H)."""
-    check_choice("activation", activation, ACTIVATIONS)
-    check_tensor("x", x, ("T", "B", "D"), time_axis=0)
-    T, B, D = x.shape
-    H = check_params(params, D, x.dtype)
-    check_tensor("h0", h0, ("B", "H"))
-    check_shape("h0", h0, (B, H))
-    check_dtype("h0", h0, "x", x.dtype)
-    h, hs = h0, []
-    for t in range(T):
-        h = step_forward(x[t], h, params, activation)
-        hs.append(h)
-    return torch.stack(hs)
+def step_backward(dh_t: torch.Tensor, cache: StepCache) -> tuple[torch.Tensor, torch.Tensor, RNNGrads]:
+    """Gradients of one step by autograd.  dh_t (B, H) -> dx_t (B, D), dh_prev (B, H), RNNGrads."""
+    return _cell.step_backward(SPEC, _step, dh_t, cache)
+
+
+def forward(x: torch.Tensor, h0: torch.Tensor, params: RNNParams, activation: str = "tanh") -> tuple[torch.Tensor, Cache]:
+    """Loop the step over time.  x (T, B, D), h0 (B, H) -> hs (T, B, H), cache."""
+    return _cell.forward(SPEC, _step, x, h0, params, {"activation": activation})
+
+
+def backward(dhs: torch.Tensor, cache: Cache) -> tuple[torch.Tensor, torch.Tensor, RNNGrads]:
+    """Full BPTT by autograd.  dhs (T, B, H) -> dx (T, B, D), dh0 (B, H), RNNGrads."""
+    return _cell.backward(SPEC, _step, dhs, cache)
+
+
+def states(x: torch.Tensor, h0: torch.Tensor, params: RNNParams, activation: str = "tanh") -> list[torch.Tensor]:
+    """The state after t steps for t = 0..T (h0 first).  x (T, B, D) -> T + 1 tensors (B, H)."""
+    return _cell.states(SPEC, _step, x, h0, params, {"activation": activation})
+
+
+def state_at(cache: Cache, t: int) -> torch.Tensor:
+    """The hidden state after t steps of the forward pass that made ``cache`` (t = 0 gives h0). (B, H)."""
+    return _cell.state_at(cache, t)
+
+
+def zero_state(params: RNNParams, B: int) -> torch.Tensor:
+    """The all-zero initial state h0 (B, H), in the dtype of the parameters."""
+    return _cell.zero_state(SPEC, params, B)
+
+
+def state_grads(dhs: torch.Tensor, cache: Cache) -> torch.Tensor:
+    """Total gradients dL/dh_t (direct plus through later steps) by autograd.  dhs (T, B, H) -> (T, B, H)."""
+    return _cell.state_grads(SPEC, _step, dhs, cache)
 
 
 def readout_forward(hs: torch.Tensor, readout: ReadoutParams) -> torch.Tensor:
@@ -79,11 +87,12 @@ def mse_loss(
     activation: str = "tanh",
 ) -> torch.Tensor:
     """The loss of ``bpttlab.numpy.rnn.mse_loss_and_grads``; call ``.backward()`` for BPTT."""
-    ys = readout_forward(forward(x, h0, params, activation), readout)
-    return layers.mse_loss(ys, targets, reduction)
+    check_choice("activation", activation, ACTIVATIONS)
+    hs, _ = forward(x, h0, params, activation)
+    return layers.mse_loss(readout_forward(hs, readout), targets, reduction)
 
 
-def states(x: torch.Tensor, h0: torch.Tensor, params: RNNParams, activation: str = "tanh") -> list[torch.Tensor]:
-    """The state after t steps for t = 0..T (h0 first).  x (T, B, D) -> T + 1 tensors (B, H)."""
-    hs = forward(x, h0, params, activation)
-    return [h0] + list(hs.unbind(0))
+__all__: list[Any] = [
+    "ACTIVATIONS", "Cache", "StepCache", "backward", "forward", "mse_loss", "readout_forward", "state_at",
+    "state_grads", "states", "step_backward", "step_forward", "zero_state",
+]

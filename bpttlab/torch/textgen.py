@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 
 import torch
 
+from bpttlab.tree import tree_map
+
 from bpttlab._checks import check_positive_int
 from bpttlab.text import CharVocab
 from bpttlab.torch.models import detach_state
@@ -173,9 +175,7 @@ def sample(
 
 def _select_state(state: Any, rows: torch.Tensor) -> Any:
     """Rows of a recurrent state (a tensor (layers, B, H) or a tuple of them) along the batch axis."""
-    if isinstance(state, torch.Tensor):
-        return state.index_select(1, rows)
-    return type(state)(_select_state(s, rows) for s in state)
+    return tree_map(lambda s: s.index_select(1, rows), state)
 
 
 @torch.no_grad()

@@ -17,11 +17,14 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from bpttlab._checks import check_choice, check_generator, check_positive_int
-from bpttlab.numpy.train import TrainLog
-from bpttlab.tasks import ADDING_TOLERANCE, TaskBatch
-from bpttlab.torch.models import detach_state
-from bpttlab.torch.seq import masked_loss
+from bpttlab._checks import check_choice, check_generator, check_number, check_positive_int
+from bpttlab.seqmodel import TrainLog
+from bpttlab.tasks import ADDING_TOLERANCE, TaskBatch, accuracy
+from bpttlab.torch.seq import batch_to_torch, masked_loss
+from bpttlab.tree import detach
+from bpttlab.truncation import windows
+
+__all__ = ["TrainLog", "clip_grad_norm", "evaluate", "show_progress", "to_tensors", "train"]
 
 
 def show_progress(progress: bool | None) -> bool:
@@ -30,12 +33,24 @@ def show_progress(progress: bool | None) -> bool:
 
 
 def to_tensors(batch: TaskBatch, dtype: torch.dtype) -> TaskBatch:
-    """A TaskBatch of tensors: x, mask and float targets in ``dtype``; integer labels as int64."""
-    if not isinstance(batch, TaskBatch):
-        raise TypeError(f"batch: expected a bpttlab.tasks.TaskBatch, got {type(batch).__name__}")
-    y = torch.as_tensor(batch.y)
-    y = y.long() if batch.loss == "xent" else y.to(dtype)
-    return TaskBatch(torch.as_tensor(batch.x).to(dtype), y, torch.as_tensor(batch.mask).to(dtype), batch.loss)
+    """A TaskBatch of tensors: x, mask and float targets in ``dtype``; integer labels as int64 (``batch_to_torch``)."""
+    return batch_to_torch(batch, dtype)
+
+
+def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> float:
+    """Scale the ``.grad`` of ``params`` in place so that their global norm is at most ``max_norm``; return the norm before.
+
+    The formula of ``bpttlab.clip.clip_by_global_norm``: g <- g * max_norm / ||g|| when ||g|| > max_norm
+    (torch's clip_grad_norm_ divides by ||g|| + 1e-6 instead), with ||g|| summed in float64.
+    """
+    max_norm = check_number("max_norm", max_norm, positive=True)
+    grads = [p.grad for p in params if p.grad is not None]
+    norm = float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads))) if grads else 0.0
+    if norm > max_norm:
+        scale = max_norm / norm
+        for g in grads:
+            g.mul_(scale)
+    return norm
 
 
 def _param_dtype(model: torch.nn.Module) -> torch.dtype:
@@ -74,9 +89,11 @@ def train(
         k = check_positive_int("k", k)
     if max_norm is not None and clip_value is not None:
         raise ValueError("max_norm, clip_value: expected at most one clipping rule, got both")
-    for name, v in (("lr", lr), ("max_norm", max_norm), ("clip_value", clip_value)):
-        if v is not None and not (np.isfinite(v) and v > 0):
-            raise ValueError(f"{name}: expected a positive finite number, got {v!r}")
+    lr = check_number("lr", lr, positive=True)
+    if max_norm is not None:
+        max_norm = check_number("max_norm", max_norm, positive=True)
+    if clip_value is not None:
+        clip_value = check_number("clip_value", clip_value, positive=True)
     dtype = _param_dtype(model)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr) if optimizer == "adam" else torch.optim.SGD(params, lr=lr)
@@ -94,17 +111,15 @@ def train(
             raise TypeError(f"make_batch: expected it to return a TaskBatch, got {type(batch).__name__}")
         batch = to_tensors(batch, dtype)
         T = batch.x.shape[0]
-        chunk = T if k is None else k
         N = float(batch.mask.sum())
         if not N > 0:
             raise ValueError(f"make_batch: batch of training step {i} has no step with a loss (mask all zero)")
         if not carry_state:
             state = None
         step_loss = 0.0
-        for s in range(0, T, chunk):
-            e = min(s + chunk, T)
+        for _, s, e in windows(T, k, k):
             ys, state = model(batch.x[s:e], state)
-            state = detach_state(state)  # carry the state, cut the graph
+            state = detach(state)  # carry the state, cut the graph
             if float(batch.mask[s:e].sum()) == 0:
                 continue
             loss = masked_loss(ys, batch.y[s:e], batch.mask[s:e], batch.loss, N)
@@ -120,7 +135,7 @@ def train(
                 raise FloatingPointError(f"gradient became non-finite at training step {i} (chunk starting at time step {s})")
             was_clipped = False
             if max_norm is not None:
-                torch.nn.utils.clip_grad_norm_(params, max_norm)
+                clip_grad_norm(params, max_norm)
                 was_clipped = norm > max_norm
             elif clip_value is not None:
                 was_clipped = any(bool((p.grad.abs() > clip_value).any()) for p in params if p.grad is not None)
@@ -137,9 +152,7 @@ def train(
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, batch: TaskBatch, tolerance: float = ADDING_TOLERANCE) -> tuple[float, float]:
-    """(loss, accuracy) of ``model`` on ``batch`` from a fresh state (accuracy as in bpttlab.numpy.seq.accuracy)."""
-    from bpttlab.numpy.seq import accuracy
-
+    """(loss, accuracy) of ``model`` on ``batch`` from a fresh state (accuracy as in bpttlab.tasks.accuracy)."""
     t = to_tensors(batch, _param_dtype(model))
     ys, _ = model(t.x)
     value = float(masked_loss(ys, t.y, t.mask, batch.loss))
