@@ -27,7 +27,7 @@ from bpttlab.torch import grads_of, nnmap, to_torch
 from bpttlab.torch import gru as tgru
 from bpttlab.torch import lstm as tlstm
 
-from conftest import record  # the shared record of the largest NumPy-vs-torch error, printed after the run
+from support import record  # the shared record of the largest NumPy-vs-torch error, printed after the run
 
 TOL_TORCH = 1e-10  # float64: NumPy vs bpttlab.torch vs torch.nn (CONTRIBUTING.md, Tests)
 TOL_FD = 1e-7  # central finite differences, small cases

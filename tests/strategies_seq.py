@@ -16,7 +16,7 @@ from bpttlab.numpy import seq
 from bpttlab.optim import leaves
 from bpttlab.torch import to_torch
 
-from conftest import record  # noqa: F401  (re-exported: the shared error record printed after the run)
+from support import record  # noqa: F401  (re-exported: the shared error record printed after the run)
 
 TOL_TORCH = 1e-10  # float64 NumPy vs torch (CONTRIBUTING.md, Tests)
 TASKS = ("adding", "copy", "temporal", "sine")  # sine: a per-step loss, every chunk has one

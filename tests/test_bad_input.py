@@ -16,7 +16,7 @@ from bpttlab.params import MLPParams, RNNGrads
 from bpttlab.tasks import noisy_sine
 from bpttlab.torch import rnn as trnn
 from bpttlab.torch import to_torch
-from conftest import Dims, make_problem
+from support import Dims, make_problem
 
 P = make_problem(0, Dims(T=3, B=2, D=4, H=5, O=2))
 X, H0, W, R = P.x, P.h0, P.params, P.readout

@@ -6,7 +6,7 @@ import numpy as np
 
 from bpttlab.cost import cache_nbytes
 from bpttlab.numpy import rnn
-from conftest import Dims, make_problem
+from support import Dims, make_problem
 
 
 def test_rnn_cache_counts_inputs_states_and_params():

@@ -13,7 +13,7 @@ from bpttlab.numpy import gru
 from bpttlab.params import GRUGrads, LSTMParams, LSTMState
 from bpttlab.torch import gru as tgru
 from bpttlab.torch import to_torch
-from conftest import with_value
+from support import with_value
 from strategies_gated import (
     TOL_DIRECTION,
     TOL_FD,

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from bpttlab import numerical_gradient, rel_error
 from bpttlab.numpy import layers as L
 from bpttlab.torch import layers as TL
-from conftest import SATURATING, TOL_FD, TOL_TORCH, exact_one_minus_square, record, seeds
+from support import SATURATING, TOL_FD, TOL_TORCH, exact_one_minus_square, record, seeds
 
 
 class Case(NamedTuple):

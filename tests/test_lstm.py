@@ -13,7 +13,7 @@ from bpttlab.numpy import lstm
 from bpttlab.params import GRUParams, LSTMGrads, LSTMState
 from bpttlab.torch import lstm as tlstm
 from bpttlab.torch import to_torch
-from conftest import with_value
+from support import with_value
 from strategies_gated import (
     TOL_DIRECTION,
     TOL_FD,

@@ -14,7 +14,7 @@ from bpttlab.numpy import layers, mlp
 from bpttlab.params import MLPGrads
 from bpttlab.torch import grads_of, to_torch
 from bpttlab.torch import mlp as tmlp
-from conftest import TOL_FD, TOL_TORCH, record, seeds
+from support import TOL_FD, TOL_TORCH, record, seeds
 
 MLP_ACTIVATIONS = ("tanh", "sigmoid", "relu")
 

@@ -12,7 +12,7 @@ from bpttlab.numpy import layers, rnn
 from bpttlab.params import RNNGrads, RNNParams
 from bpttlab.torch import grads_of, to_torch
 from bpttlab.torch import rnn as trnn
-from conftest import (
+from support import (
     ACTIVATIONS,
     GRAD_NAMES,
     REDUCTIONS,
