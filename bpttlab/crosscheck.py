@@ -112,12 +112,29 @@ class CrossCheck(NamedTuple):
         return max(e for per in self.errors.values() for e in per.values())
 
     def report(self) -> str:
-        """One line per backend: how many tensors were compared and the largest relative error."""
+        """One line per backend: how many tensors were compared and the largest relative error (machine-dependent)."""
         lines = []
         for backend, per in self.errors.items():
             worst = max(per, key=per.get)
             lines.append(f"{self.cell}: numpy vs {backend:<8} {len(per):>2} tensors, largest rel_error "
                          f"{per[worst]:.1e} ({worst})")
+        return "\n".join(lines)
+
+    def summary(self, tol: float) -> str:
+        """One line per backend saying whether every tensor agrees within ``tol``: the same text on every machine
+        as long as the verdict holds (the errors themselves change in their last digits between CPUs)."""
+        from bpttlab._checks import check_number
+
+        tol = check_number("tol", tol, positive=True)
+        lines = []
+        for backend, per in self.errors.items():
+            bad = [name for name, e in per.items() if not e < tol]
+            names = ", ".join(per)
+            if bad:
+                lines.append(f"{self.cell}: numpy vs {backend}: {len(bad)} of {len(per)} tensors DISAGREE "
+                             f"(rel_error >= {tol:.0e}): {', '.join(bad)}")
+            else:
+                lines.append(f"{self.cell}: numpy vs {backend}: all {len(per)} tensors agree, rel_error < {tol:.0e} ({names})")
         return "\n".join(lines)
 
 
