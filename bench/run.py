@@ -83,15 +83,14 @@ def bench_bptt() -> list[dict]:
     import torch
 
     import bpttlab.torch as bt
-    from bpttlab import cost, init
-    from bpttlab.numpy import seq
+    from bpttlab import cells, cost, init
     from bpttlab.torch import nnmap
 
     torch.set_num_threads(1)
     B, D, H = 16, 8, 64
     rows = []
     for cell in ("rnn", "lstm", "gru"):
-        np_mod, t_mod = seq.CELLS[cell], bt.seq.CELLS[cell]
+        np_mod, t_mod = cells.CELLS[cell].numpy(), cells.CELLS[cell].torch()
         for T in (50, 200, 800):
             rng = np.random.default_rng(0)
             p = init.init_cell(cell, D, H, rng)
@@ -108,7 +107,7 @@ def bench_bptt() -> list[dict]:
             s0t = bt.to_torch(s0) if isinstance(s0, tuple) else torch.tensor(s0)
 
             def autograd_pass():
-                hs = t_mod.forward(xt, s0t, pt)
+                hs, _ = t_mod.forward(xt, s0t, pt)
                 torch.autograd.grad((hs * dt).sum(), list(pt))
 
             module = nnmap.to_nn(p)

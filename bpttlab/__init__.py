@@ -4,7 +4,9 @@
 ``bpttlab.torch`` holds the same maths in torch ops, differentiated by autograd.
 ``bpttlab.cells`` is the registry both read. The torch backend is imported on demand
 (``import bpttlab.torch``); so are the modules that draw (``plotting``, ``animation``,
-which need matplotlib and Pillow), so ``import bpttlab.numpy`` needs NumPy alone.
+which need matplotlib and Pillow) and the NumPy-backend tools ``diagnostics`` and
+``crosscheck``, so ``import bpttlab.numpy`` needs NumPy alone and ``import bpttlab.torch``
+loads nothing of the NumPy backend.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from bpttlab import (
     cells,
     clip,
     cost,
-    diagnostics,
     gradcheck,
     init,
     metrics,
@@ -35,11 +36,11 @@ from bpttlab.params import MLPGrads, MLPParams, ReadoutGrads, ReadoutParams, RNN
 
 __version__ = "0.1.0"
 
-_LAZY = ("animation", "plotting", "crosscheck")
+_LAZY = ("animation", "plotting", "crosscheck", "diagnostics")
 
 
 def __getattr__(name: str) -> Any:
-    """Import the drawing modules (and the torch cross-check) on first use."""
+    """Import the drawing modules, diagnostics and the cross-check on first use."""
     if name in _LAZY:
         return importlib.import_module(f"bpttlab.{name}")
     raise AttributeError(f"module 'bpttlab' has no attribute {name!r}")
