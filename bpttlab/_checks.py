@@ -256,16 +256,26 @@ def check_cell_params(spec: Any, params: Any, D: int | None = None, dtype: Any =
     The recurrent weight (axes ("G", "H")) gives H; every field with a "G" axis must have
     gates * H rows; ``D`` (from x) and ``dtype`` (of x) are checked when given.
     """
-    check_params_type("params", params, spec.params)
+    return check_cell_params_named("params", spec, params, D, dtype, backend)
+
+
+def check_cell_params_named(
+    name: str, spec: Any, params: Any, D: int | None = None, dtype: Any = None, backend: str = "numpy"
+) -> int:
+    """check_cell_params for parameters passed as ``name`` (for example "params.cell"); return H.
+
+    The messages name the fields ``name.field``; ``check_cell_params`` is this with name "params".
+    """
+    check_params_type(name, params, spec.params)
     G = spec.gates
-    names = {f: tuple(f"{G}H" if a == "G" else a for a in dims) for f, dims in spec.fields.items()}
+    names = {f: tuple((f"{G}H" if G > 1 else "H") if a == "G" else a for a in dims) for f, dims in spec.fields.items()}
     w_h = next(f for f, dims in spec.fields.items() if dims == ("G", "H"))
-    W_h = check_float_array(f"params.{w_h}", getattr(params, w_h), names[w_h], backend)
+    W_h = check_float_array(f"{name}.{w_h}", getattr(params, w_h), names[w_h], backend)
     H = int(W_h.shape[1])
     if dtype is None:
         dtype = W_h.dtype
     for f, dims in spec.fields.items():
-        value = check_float_array(f"params.{f}", getattr(params, f), names[f], backend)
+        value = check_float_array(f"{name}.{f}", getattr(params, f), names[f], backend)
         expected = []
         for a in dims:
             if a == "G":
@@ -275,10 +285,10 @@ def check_cell_params(spec: Any, params: Any, D: int | None = None, dtype: Any =
             else:
                 expected.append(value.shape[len(expected)] if D is None else D)
         if tuple(value.shape) != tuple(expected):
-            hint = f" with D = {D} (from x)" if "D" in dims and D is not None else f" with H = {H} (from params.{w_h})"
-            raise ValueError(f"params.{f}: expected shape {_shape_str(names[f])}{hint} = {tuple(expected)}, got {tuple(value.shape)}")
-        check_same_dtype(f"params.{f}", value, "x", dtype)
-        check_finite(f"params.{f}", value)
+            hint = f" with D = {D} (from x)" if "D" in dims and D is not None else f" with H = {H} (from {name}.{w_h})"
+            raise ValueError(f"{name}.{f}: expected shape {_shape_str(names[f])}{hint} = {tuple(expected)}, got {tuple(value.shape)}")
+        check_same_dtype(f"{name}.{f}", value, "x", dtype)
+        check_finite(f"{name}.{f}", value)
     return H
 
 
@@ -299,3 +309,203 @@ def check_cell_state(
         check_shape(part, value, (B, H), ("B", "H"))
         check_same_dtype(part, value, "x" if not grads else "the forward pass", dtype)
         check_finite(part, value)
+
+
+# ----------------------------------------------------------------- more shapes of argument
+#
+# Added for the helpers (gradcheck, init, optim, clip, the data modules, the layers, the
+# models): the same rules (TypeError for a type, ValueError for a value or shape,
+# FloatingPointError for NaN or inf), for the arguments the cell checks above do not cover.
+
+
+def _check_float_dtype(name: str, value: Any, backend: str) -> None:
+    if backend == "torch":
+        torch = _torch()
+        if value.dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"{name}: expected dtype torch.float32 or torch.float64, got {value.dtype}")
+    elif value.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name}: expected dtype float32 or float64, got {value.dtype}")
+
+
+def check_float_input(
+    name: str, value: Any, shape: str = "(...)", min_ndim: int = 1, backend: str = "numpy", finite: bool = True
+) -> Any:
+    """A float32/float64 array (or tensor) of any rank >= ``min_ndim``, non-empty and (unless told) finite.
+
+    ``shape`` describes the expected layout in the messages, for example "(..., D)".
+    """
+    if backend == "torch":
+        torch = _torch()
+        if torch is None or not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name}: expected a torch.Tensor of shape {shape}, got {type(value).__name__}")
+    elif not isinstance(value, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy.ndarray of shape {shape}, got {type(value).__name__}")
+    _check_float_dtype(name, value, backend)
+    if value.ndim < min_ndim:
+        raise ValueError(
+            f"{name}: expected at least {min_ndim} axes {shape}, got {value.ndim} axes with shape {tuple(value.shape)}"
+        )
+    if 0 in tuple(value.shape):
+        raise ValueError(f"{name}: every axis of {shape} must be at least 1, got shape {tuple(value.shape)}")
+    if finite:
+        check_finite(name, value)
+    return value
+
+
+def check_real_array(name: str, value: Any) -> np.ndarray:
+    """``value`` (a number, a nested list, a NumPy array or a CPU tensor) as a float64 array of real numbers.
+
+    TypeError for complex, bool, str or object entries (nothing is dropped or cast silently)
+    and for ragged lists.
+    """
+    if is_tensor(value):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected real numbers, got bool")
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError):
+        raise TypeError(f"{name}: expected an array of real numbers, got a ragged {type(value).__name__}") from None
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"{name}: expected real numbers (an int or float dtype), got dtype {array.dtype}")
+    return array.astype(np.float64, copy=False)
+
+
+def check_int_array(
+    name: str,
+    value: Any,
+    dims: Sequence[str] | None = None,
+    low: int | None = None,
+    high: int | None = None,
+    backend: str = "numpy",
+) -> Any:
+    """An integer NumPy array (or int64 tensor) with ``len(dims)`` axes (any rank when None), entries in [low, high].
+
+    An empty array passes the range check.
+    """
+    if backend == "torch":
+        torch = _torch()
+        if torch is None or not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name}: expected an int64 torch.Tensor, got {type(value).__name__}")
+        if value.dtype != torch.int64:
+            raise TypeError(f"{name}: expected dtype torch.int64, got {value.dtype}")
+    else:
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"{name}: expected an integer numpy.ndarray, got {type(value).__name__}")
+        if value.dtype.kind not in "iu":
+            raise TypeError(f"{name}: expected an integer dtype, got {value.dtype}")
+    if dims is not None and value.ndim != len(dims):
+        raise ValueError(
+            f"{name}: expected {len(dims)} axes {_shape_str(dims)}, got {value.ndim} axes with shape {tuple(value.shape)}"
+        )
+    n = int(value.numel()) if backend == "torch" else int(value.size)
+    if n:
+        lo, hi = int(value.min()), int(value.max())
+        if (low is not None and lo < low) or (high is not None and hi > high):
+            span = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+            raise ValueError(f"{name}: expected values in {span}, got values in [{lo}, {hi}]")
+    return value
+
+
+def check_axis(name: str, value: Any, axis: int, size: int, dims: Sequence[str], source: str) -> None:
+    """Raise ValueError unless ``value.shape[axis] == size``; ``source`` says where ``size`` comes from."""
+    if int(value.shape[axis]) != int(size):
+        raise ValueError(
+            f"{name}: expected {dims[axis]} = {size} (from {source}) on axis {axis} of {_shape_str(dims)}, "
+            f"got shape {tuple(value.shape)}"
+        )
+
+
+def check_interval(name: str, value: Any, low: float = 0.0, open_low: bool = True) -> tuple[float, float]:
+    """A pair (lo, hi) of finite real numbers with low < lo (low <= lo unless ``open_low``) and lo <= hi."""
+    if not isinstance(value, (tuple, list)):
+        raise TypeError(f"{name}: expected a pair (low, high) of numbers, got {type(value).__name__}")
+    if len(value) != 2:
+        raise ValueError(f"{name}: expected a pair (low, high) of numbers, got {len(value)} values")
+    for v in value:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Real, np.integer, np.floating)):
+            raise TypeError(f"{name}: expected a pair (low, high) of real numbers, got a {type(v).__name__} in it")
+    lo, hi = float(value[0]), float(value[1])
+    sign = "<" if open_low else "<="
+    if not (math.isfinite(lo) and math.isfinite(hi) and (low < lo if open_low else low <= lo) and lo <= hi):
+        raise ValueError(f"{name}: expected finite numbers with {low} {sign} low <= high, got {tuple(value)}")
+    return lo, hi
+
+
+def check_callable(name: str, value: Any, what: str = "a callable") -> Any:
+    """Raise TypeError unless ``value`` can be called."""
+    if not callable(value):
+        raise TypeError(f"{name}: expected {what}, got {type(value).__name__}")
+    return value
+
+
+def check_optional(check: Any, name: str, value: Any, *args: Any, **kwargs: Any) -> Any:
+    """None, or ``check(name, value, ...)``: for arguments whose default None means 'not used'."""
+    return None if value is None else check(name, value, *args, **kwargs)
+
+
+def check_array_tree(name: str, tree: Any, backend: str = "numpy", finite: bool = True) -> list[tuple[str, Any]]:
+    """Every leaf of a container (a NamedTuple, tuple or list of arrays) a float array, finite unless told; >= 1 leaf.
+
+    Returns the (path, leaf) pairs, paths starting with ``name`` (for example "grads.cell.dW_hh").
+    """
+    from bpttlab.tree import paths
+
+    if not isinstance(tree, (tuple, list)) and not isinstance(tree, np.ndarray) and not is_tensor(tree):
+        raise TypeError(f"{name}: expected a container of arrays (a NamedTuple of them), got {type(tree).__name__}")
+    found = list(paths(tree, name))
+    if not found:
+        raise ValueError(f"{name}: expected at least one array, got an empty container")
+    for path, leaf in found:
+        check_float_input(path, leaf, "(...)", 0, backend, finite)
+    return found
+
+
+def check_same_tree(name: str, tree: Any, like: Any, like_name: str) -> None:
+    """Raise unless ``tree`` has the structure of ``like``: the same container types (TypeError) and leaf shapes (ValueError)."""
+    if isinstance(like, tuple) or isinstance(like, list):
+        if not isinstance(tree, (tuple, list)) or len(tree) != len(like):
+            raise TypeError(
+                f"{name}: expected a container shaped like {like_name} ({type(like).__name__}, {len(like)} items), "
+                f"got {type(tree).__name__}"
+            )
+        names = getattr(tree, "_fields", None) or [str(i) for i in range(len(tree))]
+        for item_name, item, ref in zip(names, tree, like):
+            check_same_tree(f"{name}.{item_name}", item, ref, like_name)
+        return
+    if tuple(getattr(tree, "shape", ())) != tuple(getattr(like, "shape", ())) or not hasattr(tree, "shape"):
+        raise ValueError(
+            f"{name}: expected shape {tuple(getattr(like, 'shape', ()))} (as in {like_name}), "
+            f"got {tuple(getattr(tree, 'shape', ())) if hasattr(tree, 'shape') else type(tree).__name__}"
+        )
+
+
+def check_readout_params(name: str, readout: Any, H: int, dtype: Any, backend: str = "numpy") -> int:
+    """A ReadoutParams W_hy (O, H), b_y (O,) in ``dtype``, finite, with H from the cell; return O."""
+    from bpttlab.params import ReadoutParams
+
+    check_params_type(name, readout, ReadoutParams)
+    W = check_float_array(f"{name}.W_hy", readout.W_hy, ("O", "H"), backend)
+    b = check_float_array(f"{name}.b_y", readout.b_y, ("O",), backend)
+    O = int(W.shape[0])
+    if int(W.shape[1]) != int(H):
+        raise ValueError(f"{name}.W_hy: expected shape (O, H) with H = {H} (from the cell) = ({O}, {H}), got {tuple(W.shape)}")
+    check_shape(f"{name}.b_y", b, (O,), ("O",))
+    for field, value in (("W_hy", W), ("b_y", b)):
+        check_same_dtype(f"{name}.{field}", value, "x", dtype)
+        check_finite(f"{name}.{field}", value)
+    return O
+
+
+def check_nonnegative(name: str, value: Any, time_axis: int | None = None) -> None:
+    """Raise ValueError if ``value`` (array or tensor) has a negative entry, naming its time step when told."""
+    v = value.detach().cpu().numpy() if is_tensor(value) else np.asarray(value)
+    negative = v < 0
+    if not negative.any():
+        return
+    if time_axis is not None:
+        other = tuple(a for a in range(negative.ndim) if a != time_axis)
+        step = int(np.argmax(negative.any(axis=other))) if other else int(np.argmax(negative))
+        raise ValueError(f"{name}: expected values >= 0, got a negative entry at time step {step}")
+    index = tuple(int(i) for i in np.argwhere(negative)[0])
+    raise ValueError(f"{name}: expected values >= 0, got a negative entry at index {index}")

@@ -13,21 +13,24 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from bpttlab._checks import check_positive_int
+from bpttlab._checks import check_finite, check_int, check_positive_int, check_real_array, check_type
 
 
 def tile_frames(rows: Sequence[np.ndarray], gap: int = 1) -> np.ndarray:
     """Put several clips side by side: each (T, S, S) in [0, 1] -> (T, S, n*S + (n-1)*gap), gaps set to 1."""
+    check_type("rows", rows, (list, tuple), "a list of clips (T, S, S)")
     if not rows:
         raise ValueError("rows: expected at least one clip (T, S, S)")
-    if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or gap < 0:
-        raise ValueError(f"gap: expected an int >= 0 (columns between clips), got {gap!r}")
+    gap = check_int("gap", gap, 0)
     T, S = (tuple(getattr(rows[0], "shape", ())) + (None, None))[:2]
     for i, r in enumerate(rows):
-        if not isinstance(r, np.ndarray) or r.ndim != 3 or r.shape[:2] != (T, S):
+        check_type(f"rows[{i}]", r, np.ndarray, "an array (T, S, S)")
+        check_real_array(f"rows[{i}]", r)
+        if r.ndim != 3 or r.shape[:2] != (T, S) or r.size == 0:
             raise ValueError(
                 f"rows[{i}]: expected an array (T, S, S) with T = {T}, S = {S}, got {getattr(r, 'shape', None)}"
             )
+        check_finite(f"rows[{i}]", r)
     parts = []
     for i, r in enumerate(rows):
         if i:
@@ -41,7 +44,9 @@ def apng_bytes(frames: np.ndarray, scale: int = 8, duration_ms: int = 150) -> by
 
     Values outside [0, 1] are clipped; dark is 0. The animation loops forever.
     """
-    if not isinstance(frames, np.ndarray) or frames.ndim != 3 or frames.shape[0] < 1:
+    check_type("frames", frames, np.ndarray, "an array (T, h, w) of grey values in [0, 1]")
+    check_real_array("frames", frames)
+    if frames.ndim != 3 or frames.shape[0] < 1 or frames.size == 0:
         raise ValueError(f"frames: expected an array (T, h, w) with T >= 1, got {getattr(frames, 'shape', None)}")
     if not np.all(np.isfinite(frames)):
         raise FloatingPointError("frames: non-finite pixel values cannot be drawn")
@@ -57,6 +62,7 @@ def apng_bytes(frames: np.ndarray, scale: int = 8, duration_ms: int = 150) -> by
 
 def is_animated_png(data: bytes) -> bool:
     """True if ``data`` is a PNG with an animation control chunk (acTL) and more than one frame."""
+    check_type("data", data, (bytes, bytearray), "bytes")
     if not data.startswith(b"\x89PNG\r\n\x1a\n"):
         return False
     i = data.find(b"acTL")

@@ -11,34 +11,30 @@ from typing import Any
 
 import numpy as np
 
-from bpttlab._checks import FLOAT_DTYPES, check_int, check_number
-from bpttlab.tree import leaves, paths, tree_map
+from bpttlab._checks import check_array_tree, check_int, check_number, check_optional
+from bpttlab.tree import leaves, tree_map
 
 
-def _check_tree(grads: Any, step: int | None) -> None:
-    """Every leaf a float NumPy array, all finite (NaN or inf named with its field and the step)."""
-    found = False
-    for path, g in paths(grads, "grads"):
-        found = True
-        if not isinstance(g, np.ndarray) or g.dtype not in FLOAT_DTYPES:
-            raise TypeError(f"{path}: expected a float32 or float64 numpy.ndarray, got {getattr(g, 'dtype', type(g).__name__)}")
+def _finite_grads(grads: Any, step: int | None) -> None:
+    """Every leaf a float NumPy array (check_array_tree), all finite: NaN or inf named with its field and the step."""
+    for path, g in check_array_tree("grads", grads, finite=False):
         if not np.all(np.isfinite(g)):
             where = f" at training step {step}" if step is not None else ""
             raise FloatingPointError(f"{path}: non-finite gradient (NaN or inf){where}; clipping cannot repair it")
-    if not found:
-        raise ValueError("grads: expected at least one array, got an empty container")
 
 
 def global_norm(grads: Any) -> float:
     """sqrt of the sum of squares of every entry of every leaf, computed in float64.
 
+    grads: a (nested) container of float NumPy arrays; a NaN or inf entry raises FloatingPointError
+    naming its field (a norm of NaN would only hide where it came from).
+
     When the sum of squares overflows (entries above about 1e154), it is recomputed scaled by the
     largest magnitude, so a huge gradient gets its true norm; the result is inf only if the norm
     itself exceeds the float64 range.
     """
+    _finite_grads(grads, None)
     arrays = [np.asarray(g, dtype=np.float64) for g in leaves(grads)]
-    if not arrays:
-        raise ValueError("grads: expected at least one array, got an empty container")
     with np.errstate(over="ignore"):
         norm = float(np.sqrt(sum(float(np.sum(np.square(a))) for a in arrays)))
         if np.isfinite(norm) or not all(np.all(np.isfinite(a)) for a in arrays):
@@ -47,20 +43,15 @@ def global_norm(grads: Any) -> float:
         return float(scale * np.sqrt(sum(float(np.sum(np.square(a / scale))) for a in arrays)))
 
 
-def _check_threshold(name: str, value: float) -> float:
-    return check_number(name, value, positive=True)
-
-
 def clip_by_global_norm(grads: Any, max_norm: float, step: int | None = None) -> tuple[Any, float]:
     """Rescale ``grads`` so that its global norm is at most ``max_norm``; returns (clipped, norm before).
 
     Below the threshold nothing changes. A non-finite gradient raises FloatingPointError
     naming the field (and ``step``, the training step, when given).
     """
-    max_norm = _check_threshold("max_norm", max_norm)
-    if step is not None:
-        step = check_int("step", step, 0)
-    _check_tree(grads, step)
+    max_norm = check_number("max_norm", max_norm, positive=True)
+    step = check_optional(check_int, "step", step, 0)
+    _finite_grads(grads, step)
     norm = global_norm(grads)
     if norm <= max_norm:
         return grads, norm
@@ -74,8 +65,7 @@ def clip_by_global_norm(grads: Any, max_norm: float, step: int | None = None) ->
 
 def clip_by_value(grads: Any, clip_value: float, step: int | None = None) -> Any:
     """Clip every entry to [-clip_value, clip_value]."""
-    clip_value = _check_threshold("clip_value", clip_value)
-    if step is not None:
-        step = check_int("step", step, 0)
-    _check_tree(grads, step)
+    clip_value = check_number("clip_value", clip_value, positive=True)
+    step = check_optional(check_int, "step", step, 0)
+    _finite_grads(grads, step)
     return tree_map(lambda g: np.clip(g, -clip_value, clip_value), grads)

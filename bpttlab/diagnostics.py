@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from bpttlab import cells
+from bpttlab._checks import check_generator, check_optional
 from bpttlab.init import spectral_radius
 from bpttlab.numpy import rnn
 
@@ -55,6 +56,7 @@ def gradient_vs_lag(cache: Any, rng: np.random.Generator | None = None) -> np.nd
     that has travelled k steps back. Batch-averaged. (T,).
     """
     _cell(cache)
+    check_optional(check_generator, "rng", rng)
     T, B, H = cache.hs.shape
     u = np.ones(H) / np.sqrt(H) if rng is None else rng.standard_normal(H)
     u = u / np.linalg.norm(u)

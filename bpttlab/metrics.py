@@ -7,19 +7,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpttlab._checks import check_positive_int
+from bpttlab._checks import (
+    check_finite,
+    check_float_array,
+    check_int_array,
+    check_number,
+    check_positive_int,
+    check_shape,
+)
 
 
-def _check_labels(name: str, value: object, n_classes: int, shape: tuple[int, ...] | None = None) -> np.ndarray:
-    if not isinstance(value, np.ndarray) or value.ndim != 1 or not np.issubdtype(value.dtype, np.integer):
-        raise TypeError(
-            f"{name}: expected a 1-D integer numpy array of class indices, got "
-            f"{type(value).__name__} with shape {getattr(value, 'shape', None)} and dtype {getattr(value, 'dtype', None)}"
-        )
-    if shape is not None and value.shape != shape:
-        raise ValueError(f"{name}: expected shape {shape}, got {value.shape}")
-    if value.size and (value.min() < 0 or value.max() >= n_classes):
-        raise ValueError(f"{name}: expected class indices in [0, {n_classes - 1}], got values in [{value.min()}, {value.max()}]")
+def _labels(name: str, value: object, n_classes: int, N: int | None = None) -> np.ndarray:
+    """Class indices: a 1-D integer array (N,) with values in [0, n_classes)."""
+    check_int_array(name, value, ("N",), 0, n_classes - 1)
+    if N is not None:
+        check_shape(name, value, (N,), ("N",))
     return value
 
 
@@ -30,8 +32,8 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int
     row sums are the class counts, the trace is the number of correct answers.
     """
     n_classes = check_positive_int("n_classes", n_classes)
-    labels = _check_labels("labels", labels, n_classes)
-    predictions = _check_labels("predictions", predictions, n_classes, labels.shape)
+    labels = _labels("labels", labels, n_classes)
+    predictions = _labels("predictions", predictions, n_classes, labels.shape[0])
     counts = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(counts, (labels, predictions), 1)
     return counts
@@ -55,22 +57,18 @@ def linear_probe(
     """
     n_classes = check_positive_int("n_classes", n_classes)
     steps = check_positive_int("steps", steps)
-    if not (np.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr: expected a positive finite step size, got {lr!r}")
-    if not (np.isfinite(l2) and l2 >= 0):
-        raise ValueError(f"l2: expected a finite penalty >= 0, got {l2!r}")
+    check_number("lr", lr, positive=True)
+    check_number("l2", l2, nonnegative=True)
     arrays = []
     for name, value in (("train_features", train_features), ("test_features", test_features)):
-        if not isinstance(value, np.ndarray) or value.ndim != 2 or not np.issubdtype(value.dtype, np.floating):
-            raise TypeError(f"{name}: expected a 2-D float numpy array (N, K), got {getattr(value, 'shape', type(value).__name__)}")
-        if not np.all(np.isfinite(value)):
-            raise ValueError(f"{name}: expected finite values")
+        check_float_array(name, value, ("N", "K"))
+        check_finite(name, value)
         arrays.append(value.astype(np.float64))
     X, Xt = arrays
     if Xt.shape[1] != X.shape[1]:
         raise ValueError(f"test_features: expected K = {X.shape[1]} columns like train_features, got {Xt.shape[1]}")
-    y = _check_labels("train_labels", train_labels, n_classes, (X.shape[0],))
-    yt = _check_labels("test_labels", test_labels, n_classes, (Xt.shape[0],))
+    y = _labels("train_labels", train_labels, n_classes, X.shape[0])
+    yt = _labels("test_labels", test_labels, n_classes, Xt.shape[0])
     mean, std = X.mean(axis=0), X.std(axis=0) + 1e-8
     X, Xt = (X - mean) / std, (Xt - mean) / std
     W, b = np.zeros((X.shape[1], n_classes)), np.zeros(n_classes)

@@ -11,12 +11,29 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from bpttlab._checks import (
+    check_array_tree,
+    check_float_input,
+    check_int,
+    check_number,
+    check_same_dtype,
+    check_same_tree,
+    check_type,
+)
 from bpttlab.tree import leaves, tree_map
 
 __all__ = ["AdamState", "adam_init", "adam_step", "leaves", "sgd_step", "tree_map"]
 
 
-def _check_pair(params: Any, grads: Any, path: str = "grads") -> None:
+def _params(params: Any) -> None:
+    """params: a container of float NumPy arrays, all finite."""
+    if not isinstance(params, tuple):
+        raise TypeError(f"params: expected a parameter container (a NamedTuple of arrays), got {type(params).__name__}")
+    check_array_tree("params", params)
+
+
+def _pair(params: Any, grads: Any, path: str = "grads") -> None:
+    """grads: the gradient container of ``params`` (field names with a 'd'), same shapes and dtypes, finite."""
     if isinstance(params, tuple):
         if not isinstance(grads, tuple) or len(params) != len(grads):
             raise TypeError(f"{path}: expected a container shaped like {type(params).__name__}, got {type(grads).__name__}")
@@ -28,23 +45,23 @@ def _check_pair(params: Any, grads: Any, path: str = "grads") -> None:
                     f"{path}: expected the gradient container of {type(params).__name__} "
                     f"(fields {['d' + f for f in pf]}), got {type(grads).__name__} (fields {list(gf)})"
                 )
-            _check_pair(p, g, f"{path}.{name}")
+            _pair(p, g, f"{path}.{name}")
         return
+    if not isinstance(grads, np.ndarray):
+        raise TypeError(f"{path}: expected a numpy.ndarray of shape {np.shape(params)}, got {type(grads).__name__}")
     if np.shape(params) != np.shape(grads):
         raise ValueError(f"{path}: expected shape {np.shape(params)}, got {np.shape(grads)}")
+    check_float_input(path, grads, "(...)", 0, finite=False)
+    check_same_dtype(path, grads, "the parameter", params.dtype)
     if not np.all(np.isfinite(grads)):
         raise FloatingPointError(f"{path}: non-finite gradient; lower the learning rate or clip the gradient")
 
 
-def _check_lr(lr: float) -> None:
-    if not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr: expected a positive finite learning rate, got {lr!r}")
-
-
 def sgd_step(params: NamedTuple, grads: NamedTuple, lr: float) -> NamedTuple:
     """p <- p - lr * dp for every leaf."""
-    _check_pair(params, grads)
-    _check_lr(lr)
+    _params(params)
+    _pair(params, grads)
+    check_number("lr", lr, positive=True)
     return tree_map(lambda p, g: p - lr * g, params, grads)
 
 
@@ -56,6 +73,7 @@ class AdamState(NamedTuple):
 
 def adam_init(params: NamedTuple) -> AdamState:
     """Zero first and second moments shaped like ``params``."""
+    _params(params)
     zeros = tree_map(np.zeros_like, params)
     return AdamState(0, zeros, tree_map(np.zeros_like, params))
 
@@ -69,10 +87,21 @@ def adam_step(
     eps: float = 1e-8,
 ) -> tuple[NamedTuple, AdamState]:
     """One Adam update (Kingma & Ba 2015) with bias correction; returns (new params, new state)."""
-    _check_pair(params, grads)
-    _check_lr(lr)
+    _params(params)
+    _pair(params, grads)
+    check_number("lr", lr, positive=True)
     if not isinstance(state, AdamState):
         raise TypeError(f"state: expected AdamState from adam_init, got {type(state).__name__}")
+    check_int("state.step", state.step, 0)
+    for name, moment in (("state.m", state.m), ("state.v", state.v)):
+        check_same_tree(name, moment, params, "params")
+        check_array_tree(name, moment)
+    check_type("betas", betas, (tuple, list), "a pair (beta1, beta2) of numbers in [0, 1)")
+    if len(betas) != 2:
+        raise ValueError(f"betas: expected a pair (beta1, beta2), got {len(betas)} values")
+    for k, beta in enumerate(betas):
+        check_number(f"betas[{k}]", beta, low=0.0, high=1.0, open_high=True)
+    check_number("eps", eps, positive=True)
     b1, b2 = betas
     step = state.step + 1
     m = tree_map(lambda mi, g: b1 * mi + (1 - b1) * g, state.m, grads)

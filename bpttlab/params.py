@@ -68,6 +68,10 @@ def grads_like(params: NamedTuple, values: Any) -> NamedTuple:
     cls = GRADS_OF.get(type(params))
     if cls is None:
         raise TypeError(f"params: no gradient container for {type(params).__name__}")
+    if not isinstance(values, (list, tuple)):
+        raise TypeError(f"values: expected a list of {len(cls._fields)} gradients, got {type(values).__name__}")
+    if len(values) != len(cls._fields):
+        raise ValueError(f"values: expected one gradient per field {list(cls._fields)}, got {len(values)}")
     return cls(*values)
 
 
@@ -133,8 +137,13 @@ GRADS_OF.update({LSTMParams: LSTMGrads, GRUParams: GRUGrads})
 
 def param_count(params: NamedTuple) -> int:
     """Number of scalar parameters in a (nested) container of arrays or tensors."""
-    from bpttlab.tree import size
+    from bpttlab.tree import paths, size
 
+    if not isinstance(params, (tuple, list)) and not hasattr(params, "shape"):
+        raise TypeError(f"params: expected a container of arrays or tensors, got {type(params).__name__}")
+    for path, leaf in paths(params, "params"):
+        if not hasattr(leaf, "shape"):
+            raise TypeError(f"{path}: expected arrays or tensors at the leaves, got {type(leaf).__name__}")
     return size(params)
 
 
@@ -146,10 +155,9 @@ def cell_param_count(cell: str, D: int, H: int, biases: int | None = None) -> in
     for gru; torch.nn uses 2 for all three. Default: bpttlab's.
     """
     from bpttlab import cells
-    from bpttlab._checks import check_choice, check_positive_int
+    from bpttlab._checks import check_int, check_optional, check_positive_int
 
     spec = cells.get(cell)
     D, H = check_positive_int("D", D), check_positive_int("H", H)
-    if biases is not None:
-        check_choice("biases", biases, (1, 2))
+    biases = check_optional(check_int, "biases", biases, 1, 2)
     return spec.param_count(D, H, biases)

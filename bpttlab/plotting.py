@@ -20,12 +20,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 
-from bpttlab._checks import check_positive_int
+from bpttlab._checks import check_bool, check_int, check_positive_int, check_type
 
 FORWARD_COLOR = "0.15"
 BACKWARD_COLOR = "tab:red"
@@ -54,35 +53,24 @@ class UnrolledDiagram(NamedTuple):
     window: Rectangle | None
 
 
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected True or False, got {type(value).__name__}")
-    return bool(value)
-
-
-def _check_step(name: str, value: Any, T: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: expected an int time step in 0..T = 0..{T}, got {type(value).__name__}")
-    if not 0 <= value <= T:
-        raise ValueError(f"{name}: expected a time step in 0..T = 0..{T}, got {value}")
-    return int(value)
-
-
-def _check_highlight(highlight: Any, T: int) -> frozenset[int]:
+def _highlighted(highlight: Any, T: int) -> frozenset[int]:
+    """highlight: None or an iterable of time steps in 0..T."""
     if highlight is None:
         return frozenset()
     if isinstance(highlight, (str, bytes)) or not isinstance(highlight, Iterable):
         raise TypeError(f"highlight: expected a set of time steps in 0..{T}, got {type(highlight).__name__}")
-    return frozenset(_check_step("highlight", t, T) for t in highlight)
+    return frozenset(check_int("highlight", t, 0, T) for t in highlight)
 
 
-def _check_window(window: Any, T: int) -> tuple[int, int] | None:
+def _span(window: Any, T: int) -> tuple[int, int] | None:
+    """window: None or a pair (start, stop) of time steps with 0 <= start <= stop <= T."""
     if window is None:
         return None
-    if not isinstance(window, tuple) or len(window) != 2:
+    check_type("window", window, tuple, "a pair (start, stop) of time steps")
+    if len(window) != 2:
         raise ValueError(f"window: expected a pair (start, stop) of time steps, got {window!r}")
-    start = _check_step("window[0] (start)", window[0], T)
-    stop = _check_step("window[1] (stop)", window[1], T)
+    start = check_int("window[0] (start)", window[0], 0, T)
+    stop = check_int("window[1] (stop)", window[1], 0, T)
     if start > stop:
         raise ValueError(f"window: expected start <= stop, got {window!r}")
     return start, stop
@@ -127,17 +115,15 @@ def draw_unrolled(
     backward arrows. Each patch has a gid ("node:h_3", "fwd:W_hh:3", "bwd:W_hh:3",
     "window") so that a later lesson can restyle part of the picture.
     """
-    if not isinstance(ax, Axes):
-        raise TypeError(f"ax: expected a matplotlib Axes, got {type(ax).__name__}")
+    check_type("ax", ax, Axes, "a matplotlib Axes")
     T = check_positive_int("T", T)
-    show_backward = _check_bool("show_backward", show_backward)
-    loss_per_step = _check_bool("loss_per_step", loss_per_step)
-    weight_labels = _check_bool("weight_labels", weight_labels)
-    marked = _check_highlight(highlight, T)
-    span = _check_window(window, T)
+    show_backward = check_bool("show_backward", show_backward)
+    loss_per_step = check_bool("loss_per_step", loss_per_step)
+    weight_labels = check_bool("weight_labels", weight_labels)
+    marked = _highlighted(highlight, T)
+    span = _span(window, T)
     if window_label is not None:
-        if not isinstance(window_label, str):
-            raise TypeError(f"window_label: expected a str or None, got {type(window_label).__name__}")
+        check_type("window_label", window_label, str, "a str or None")
         if span is None:
             raise ValueError("window_label: given without a window; pass window=(start, stop) too")
 

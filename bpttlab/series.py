@@ -13,8 +13,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpttlab._checks import check_generator, check_positive_int
+from bpttlab._checks import (
+    check_dtype_arg,
+    check_finite,
+    check_generator,
+    check_int,
+    check_interval,
+    check_number,
+    check_optional,
+    check_positive_int,
+    check_real_array,
+    check_type,
+)
 from bpttlab.tasks import TaskBatch
+
+
+def _series(name: str, value: object, ndim: int | None = 1) -> np.ndarray:
+    """A finite NumPy array of real numbers (int or float) with ``ndim`` axes (at least 1 when None)."""
+    check_type(name, value, np.ndarray, "a numpy.ndarray of real numbers")
+    check_real_array(name, value)
+    if (ndim is not None and value.ndim != ndim) or value.ndim == 0:
+        want = f"a {ndim}-D array" if ndim else "an array with at least 1 axis"
+        raise ValueError(f"{name}: expected {want}, got shape {value.shape}")
+    check_finite(name, value)
+    return value
 
 
 def mackey_glass(
@@ -36,11 +58,12 @@ def mackey_glass(
     transient) are dropped. tau = 17 gives the classic chaotic regime.
     """
     n = check_positive_int("n", n)
-    if rng is not None:
-        check_generator("rng", rng)
+    check_optional(check_generator, "rng", rng)
     for name, value in (("tau", tau), ("dt", dt), ("sample_every", sample_every)):
-        if not (np.isfinite(value) and value > 0):
-            raise ValueError(f"{name}: expected a positive time, got {value!r}")
+        check_number(name, value, positive=True)
+    for name, value in (("beta", beta), ("gamma", gamma), ("power", power), ("x0", x0)):
+        check_number(name, value)
+    discard = check_int("discard", discard, 0)
     lag = int(round(tau / dt))
     stride = int(round(sample_every / dt))
     if abs(lag * dt - tau) > 1e-9 or abs(stride * dt - sample_every) > 1e-9:
@@ -63,6 +86,11 @@ def mackey_glass(
         k4 = f(x[i] + dt * k3, xd1)
         x[i + 1] = x[i] + dt * (k1 + 2 * k2 + 2 * k3 + k4) / 6.0
     samples = x[lag::stride][: n + discard]
+    if not np.all(np.isfinite(samples)):
+        raise FloatingPointError(
+            f"x0, beta, gamma, power: the integration became non-finite at sample "
+            f"{int(np.argmax(~np.isfinite(samples))) - discard} (for example a negative delayed value to a fractional power)"
+        )
     return samples[discard:].copy()
 
 
@@ -73,11 +101,8 @@ def multi_sine(
     """B noisy sums of ``n_components`` sines with random periods (steps), phases and amplitudes. (T, B)."""
     T, B, n_components = (check_positive_int(k, v) for k, v in (("T", T), ("B", B), ("n_components", n_components)))
     check_generator("rng", rng)
-    if not noise >= 0:
-        raise ValueError(f"noise: expected a standard deviation >= 0, got {noise}")
-    lo, hi = period_range
-    if not 0 < lo <= hi:
-        raise ValueError(f"period_range: expected 0 < low <= high, got {period_range}")
+    check_number("noise", noise, nonnegative=True)
+    lo, hi = check_interval("period_range", period_range)
     period = rng.uniform(lo, hi, size=(n_components, B))
     phase = rng.uniform(0, 2 * np.pi, size=(n_components, B))
     amp = rng.uniform(0.5, 1.0, size=(n_components, B)) / n_components
@@ -90,10 +115,10 @@ def forecast_task(
     series: np.ndarray, T: int, B: int, rng: np.random.Generator, horizon: int = 1, dtype: object = np.float32
 ) -> TaskBatch:
     """B random windows of a 1-D series: x_t = s[i + t], target s[i + t + horizon], t < T. x, y (T, B, 1)."""
-    if not isinstance(series, np.ndarray) or series.ndim != 1:
-        raise ValueError(f"series: expected a 1-D array, got {getattr(series, 'shape', type(series).__name__)}")
+    _series("series", series)
     T, B, horizon = check_positive_int("T", T), check_positive_int("B", B), check_positive_int("horizon", horizon)
     check_generator("rng", rng)
+    dtype = check_dtype_arg("dtype", dtype)
     if len(series) < T + horizon:
         raise ValueError(f"series: expected at least T + horizon = {T + horizon} values, got {len(series)}")
     starts = rng.integers(0, len(series) - T - horizon + 1, size=B)
@@ -104,15 +129,16 @@ def forecast_task(
 
 
 def persistence(x: np.ndarray) -> np.ndarray:
-    """The persistence forecast: predict that the next value equals the current one."""
+    """The persistence forecast: predict that the next value equals the current one. x: a finite real array (a copy is returned)."""
+    _series("x", x, None)
     return np.array(x, copy=True)
 
 
 def ar_fit(series: np.ndarray, p: int, ridge: float = 1e-8) -> np.ndarray:
     """Least-squares AR(p) coefficients [c, a_1, ..., a_p] for s_t = c + sum_k a_k s_{t-k}. (p + 1,)."""
-    if not isinstance(series, np.ndarray) or series.ndim != 1:
-        raise ValueError(f"series: expected a 1-D array, got {getattr(series, 'shape', type(series).__name__)}")
+    _series("series", series)
     p = check_positive_int("p", p)
+    check_number("ridge", ridge, nonnegative=True)
     if len(series) <= 2 * p:
         raise ValueError(f"series: expected more than 2p = {2 * p} values to fit AR({p}), got {len(series)}")
     lags = np.stack([series[p - k : len(series) - k] for k in range(1, p + 1)], axis=1)
@@ -123,11 +149,13 @@ def ar_fit(series: np.ndarray, p: int, ridge: float = 1e-8) -> np.ndarray:
 
 def ar_predict(coef: np.ndarray, history: np.ndarray, steps: int = 1) -> np.ndarray:
     """Forecast ``steps`` values after ``history`` (..., >= p), feeding predictions back in. (..., steps)."""
+    _series("coef", coef)
     coef = np.asarray(coef, dtype=np.float64)
     if coef.ndim != 1 or len(coef) < 2:
         raise ValueError(f"coef: expected [c, a_1, ..., a_p] with p >= 1 (as ar_fit returns), got shape {coef.shape}")
     p = len(coef) - 1
     steps = check_positive_int("steps", steps)
+    _series("history", history, None)
     history = np.asarray(history, dtype=np.float64)
     if history.shape[-1] < p:
         raise ValueError(f"history: expected at least p = {p} values on the last axis, got {history.shape[-1]}")

@@ -6,8 +6,21 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bpttlab._checks import check_generator, check_positive_int
-from bpttlab._checks import check_dtype_arg
+from bpttlab._checks import (
+    check_choice,
+    check_dtype_arg,
+    check_finite,
+    check_float_array,
+    check_generator,
+    check_int_array,
+    check_interval,
+    check_nonnegative,
+    check_number,
+    check_positive_int,
+    check_same_dtype,
+    check_shape,
+    check_type,
+)
 
 
 class SequenceBatch(NamedTuple):
@@ -35,11 +48,8 @@ def noisy_sine(
     T, B = check_positive_int("T", T), check_positive_int("B", B)
     check_generator("rng", rng)
     dtype = check_dtype_arg("dtype", dtype)
-    if noise < 0:
-        raise ValueError(f"noise: expected a standard deviation >= 0, got {noise}")
-    lo, hi = period_range
-    if not 0 < lo <= hi:
-        raise ValueError(f"period_range: expected 0 < low <= high, got {period_range}")
+    check_number("noise", noise, nonnegative=True)
+    lo, hi = check_interval("period_range", period_range)
     period = rng.uniform(lo, hi, size=B)
     phase = rng.uniform(0.0, 2.0 * np.pi, size=B)
     t = np.arange(T + 1)[:, None]
@@ -122,9 +132,7 @@ def adding_baseline(tolerance: float = ADDING_TOLERANCE) -> Baseline:
 
     Its accuracy is P(|U1 + U2 - 1| < tol) = 2 tol - tol^2 for the triangular law of the sum (tol <= 1).
     """
-    if not 0 < tolerance <= 1:
-        raise ValueError(f"tolerance: expected 0 < tolerance <= 1, got {tolerance!r}")
-    tol = float(tolerance)
+    tol = check_number("tolerance", tolerance, low=0.0, high=1.0, open_low=True)
     return Baseline(1.0 / 6.0, 2 * tol - tol**2, "always answer 1, the mean of the sum")
 
 
@@ -160,6 +168,8 @@ def copy_task(
 def copy_baseline(n_symbols: int = 8) -> Baseline:
     """Guessing uniformly among the data symbols: cross-entropy log(n_symbols), accuracy 1/n_symbols."""
     n_symbols = check_positive_int("n_symbols", n_symbols)
+    if n_symbols < 2:
+        raise ValueError(f"n_symbols: expected at least 2 data symbols (as copy_task), got {n_symbols}")
     return Baseline(float(np.log(n_symbols)), 1.0 / n_symbols, "uniform guess among the data symbols")
 
 
@@ -195,8 +205,53 @@ def temporal_order_baseline() -> Baseline:
     return Baseline(float(np.log(4.0)), 0.25, "uniform guess among the four orders")
 
 
+def check_task_batch(batch: object, name: str = "batch", same_dtype: bool = True, backend: str = "numpy") -> TaskBatch:
+    """A TaskBatch of NumPy arrays (or of tensors, ``backend="torch"``): x (T, B, D) float, finite; mask (T, B) of
+    finite weights >= 0 in x's dtype; y (T, B, O) float in x's dtype, finite, for loss "mse", or (T, B) int
+    labels >= 0 for "xent".
+
+    ``name`` is how the messages call the batch (for example "make_batch(rng)" in a training loop);
+    ``same_dtype=False`` lets mask and y have another float dtype than x (the torch loop casts all three).
+    """
+    check_type(name, batch, TaskBatch, "a bpttlab.tasks.TaskBatch")
+    x, y, mask = batch.x, batch.y, batch.mask
+    check_choice(f"{name}.loss", batch.loss, ("mse", "xent"))
+    check_float_array(f"{name}.x", x, ("T", "B", "D"), backend)
+    check_finite(f"{name}.x", x, time_axis=0)
+    check_float_array(f"{name}.mask", mask, ("T", "B"), backend)
+    check_shape(f"{name}.mask", mask, tuple(x.shape[:2]), ("T", "B"))
+    if same_dtype:
+        check_same_dtype(f"{name}.mask", mask, f"{name}.x", x.dtype)
+    check_finite(f"{name}.mask", mask, time_axis=0)
+    check_nonnegative(f"{name}.mask", mask, time_axis=0)
+    if batch.loss == "mse":
+        check_float_array(f"{name}.y", y, ("T", "B", "O"), backend)
+        check_shape(f"{name}.y", y, tuple(x.shape[:2]) + tuple(y.shape[2:]), ("T", "B", "O"))
+        if same_dtype:
+            check_same_dtype(f"{name}.y", y, f"{name}.x", x.dtype)
+        check_finite(f"{name}.y", y, time_axis=0)
+    else:
+        check_int_array(f"{name}.y", y, ("T", "B"), low=0, backend=backend)
+        check_shape(f"{name}.y", y, tuple(x.shape[:2]), ("T", "B"))
+    return batch
+
+
 def accuracy(ys: np.ndarray, batch: TaskBatch, tolerance: float = ADDING_TOLERANCE) -> float:
-    """Fraction of the masked steps answered correctly: argmax = label ("xent") or |error| < tolerance ("mse")."""
+    """Fraction of the masked steps answered correctly: argmax = label ("xent") or |error| < tolerance ("mse").
+
+    ys (T, B, O): a model's outputs for ``batch`` (NumPy); at least one step must have mask > 0.
+    """
+    check_task_batch(batch, "batch", same_dtype=False)
+    check_float_array("ys", ys, ("T", "B", "O"))
+    check_shape("ys", ys, batch.x.shape[:2] + ys.shape[2:], ("T", "B", "O"))
+    check_finite("ys", ys, time_axis=0)
+    tolerance = check_number("tolerance", tolerance, positive=True)
+    if batch.loss == "mse":
+        check_shape("ys", ys, batch.y.shape, ("T", "B", "O"))
+    elif int(batch.y.max()) >= ys.shape[-1]:
+        raise ValueError(f"batch.y: expected class labels below O = {ys.shape[-1]} (the outputs in ys), got {int(batch.y.max())}")
+    if not np.any(batch.mask > 0):
+        raise ValueError("batch.mask: expected at least one step with mask > 0 to score")
     m = batch.mask > 0
     if batch.loss == "xent":
         correct = ys.argmax(axis=-1) == batch.y

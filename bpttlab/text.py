@@ -7,7 +7,14 @@ from typing import Iterator
 
 import numpy as np
 
-from bpttlab._checks import check_generator, check_positive_int
+from bpttlab._checks import (
+    check_choice,
+    check_dtype_arg,
+    check_generator,
+    check_int_array,
+    check_positive_int,
+    check_type,
+)
 from bpttlab.tasks import TaskBatch
 
 DATA = pathlib.Path(__file__).resolve().parent / "data"
@@ -16,8 +23,7 @@ CORPORA = {"genesis_kjv": "genesis_kjv.txt"}
 
 def load_text(name: str = "genesis_kjv") -> str:
     """A corpus shipped with bpttlab (see bpttlab/data/README.md for its source and licence)."""
-    if name not in CORPORA:
-        raise ValueError(f"name: expected one of {sorted(CORPORA)}, got {name!r}")
+    check_choice("name", name, sorted(CORPORA))
     return (DATA / CORPORA[name]).read_text(encoding="ascii")
 
 
@@ -25,8 +31,9 @@ class CharVocab:
     """A fixed alphabet: characters <-> integer ids (sorted, so the mapping is reproducible)."""
 
     def __init__(self, text: str) -> None:
-        if not isinstance(text, str) or not text:
-            raise ValueError("text: expected a non-empty str to build the alphabet from")
+        check_type("text", text, str, "a non-empty str to build the alphabet from")
+        if not text:
+            raise ValueError("text: expected a non-empty str to build the alphabet from, got ''")
         self.chars = sorted(set(text))
         self.index = {c: i for i, c in enumerate(self.chars)}
 
@@ -35,21 +42,26 @@ class CharVocab:
 
     def encode(self, text: str) -> np.ndarray:
         """ids (len(text),) int64; a character outside the alphabet raises ValueError naming it."""
+        check_type("text", text, str)
         unknown = sorted(set(text) - self.index.keys())
         if unknown:
             raise ValueError(f"text: characters {unknown!r} are not in the vocabulary")
         return np.array([self.index[c] for c in text], dtype=np.int64)
 
     def decode(self, ids: np.ndarray) -> str:
-        """The string spelled by ``ids``."""
-        ids = np.asarray(ids)
-        if ids.size and (ids.min() < 0 or ids.max() >= len(self.chars)):
-            raise ValueError(f"ids: expected values in [0, {len(self.chars) - 1}], got [{ids.min()}, {ids.max()}]")
+        """The string spelled by ``ids``: an integer array (or a list of ints) of any shape, values in [0, V)."""
+        ids = self._ids(ids)
         return "".join(self.chars[i] for i in ids.ravel())
 
     def one_hot(self, ids: np.ndarray, dtype: object = np.float32) -> np.ndarray:
-        """One-hot rows: ids (...) -> (..., V)."""
-        return np.eye(len(self.chars), dtype=dtype)[ids]
+        """One-hot rows: ids (...) -> (..., V), in ``dtype`` (float32 or float64)."""
+        ids = self._ids(ids)
+        return np.eye(len(self.chars), dtype=check_dtype_arg("dtype", dtype))[ids]
+
+    def _ids(self, ids: object) -> np.ndarray:
+        if isinstance(ids, (list, tuple)):
+            ids = np.asarray(ids, dtype=np.int64) if len(ids) == 0 else np.asarray(ids)
+        return check_int_array("ids", ids, None, 0, len(self.chars) - 1)
 
 
 def char_batch(
@@ -58,8 +70,10 @@ def char_batch(
     """B random windows of T characters: x one-hot (T, B, V), y the next character's id (T, B)."""
     T, B, V = check_positive_int("T", T), check_positive_int("B", B), check_positive_int("vocab_size", vocab_size)
     check_generator("rng", rng)
-    if not isinstance(ids, np.ndarray) or ids.ndim != 1 or len(ids) < T + 1:
-        raise ValueError(f"ids: expected a 1-D id array with at least T + 1 = {T + 1} entries")
+    dtype = check_dtype_arg("dtype", dtype)
+    _ids_1d(ids, V)
+    if len(ids) < T + 1:
+        raise ValueError(f"ids: expected a 1-D id array with at least T + 1 = {T + 1} entries, got {len(ids)}")
     starts = rng.integers(0, len(ids) - T, size=B)
     idx = starts[None, :] + np.arange(T)[:, None]
     x = np.eye(V, dtype=dtype)[ids[idx]]
@@ -73,8 +87,8 @@ def stream_batches(ids: np.ndarray, T: int, B: int, vocab_size: int, dtype: obje
     of chunk j is the right state to start chunk j + 1 from.
     """
     T, B, V = check_positive_int("T", T), check_positive_int("B", B), check_positive_int("vocab_size", vocab_size)
-    if not isinstance(ids, np.ndarray) or ids.ndim != 1:
-        raise ValueError(f"ids: expected a 1-D id array, got {getattr(ids, 'shape', type(ids).__name__)}")
+    dtype = check_dtype_arg("dtype", dtype)
+    _ids_1d(ids, V)
     n = (len(ids) - 1) // B
     if n < T:
         raise ValueError(f"ids: expected at least B * T + 1 = {B * T + 1} ids for one chunk, got {len(ids)}")
@@ -85,3 +99,10 @@ def stream_batches(ids: np.ndarray, T: int, B: int, vocab_size: int, dtype: obje
         TaskBatch(eye[streams[s : s + T]], streams[s + 1 : s + T + 1], np.ones((T, B), dtype=dtype), "xent")
         for s in range(0, (n // T) * T, T)
     )
+
+
+def _ids_1d(ids: object, V: int) -> None:
+    """ids: a 1-D integer array of character ids in [0, V)."""
+    check_int_array("ids", ids, None, 0, V - 1)
+    if ids.ndim != 1:
+        raise ValueError(f"ids: expected a 1-D id array, got shape {ids.shape}")

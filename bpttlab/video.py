@@ -10,7 +10,19 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bpttlab._checks import check_generator, check_positive_int
+from bpttlab._checks import (
+    check_bool,
+    check_dtype_arg,
+    check_finite,
+    check_float_array,
+    check_float_input,
+    check_generator,
+    check_int_array,
+    check_interval,
+    check_number,
+    check_positive_int,
+    check_shape,
+)
 from bpttlab.tasks import TaskBatch
 
 DIRECTIONS = ("right", "left", "down", "up")
@@ -24,21 +36,17 @@ class Video(NamedTuple):
     centres: np.ndarray
 
 
-def _check_range(name: str, value: tuple[float, float]) -> tuple[float, float]:
-    lo, hi = value
-    if not (np.isfinite(lo) and np.isfinite(hi) and 0 <= lo <= hi):
-        raise ValueError(f"{name}: expected 0 <= low <= high, got {value}")
-    return float(lo), float(hi)
-
-
 def render(centres: np.ndarray, size: int, radius: float, wrap: bool = False) -> np.ndarray:
     """Anti-aliased discs: pixel value clip(radius + 0.5 - distance, 0, 1), max over discs.
 
     centres (..., n, 2) -> frames (..., size, size). With ``wrap`` distances are taken on a torus.
     """
     size = check_positive_int("size", size)
-    if not radius > 0:
-        raise ValueError(f"radius: expected a positive radius in pixels, got {radius}")
+    radius = check_number("radius", radius, positive=True)
+    wrap = check_bool("wrap", wrap)
+    check_float_input("centres", centres, "(..., n, 2)", 2)
+    if centres.shape[-1] != 2:
+        raise ValueError(f"centres: expected (row, column) pairs on the last axis (..., n, 2), got shape {centres.shape}")
     grid = np.arange(size, dtype=np.float64)
     dr = grid[:, None] - centres[..., 0, None, None]  # (..., n, S, 1)
     dc = grid[None, :] - centres[..., 1, None, None]  # (..., n, 1, S)
@@ -68,7 +76,9 @@ def bouncing_balls(
     T, B = check_positive_int("T", T), check_positive_int("B", B)
     size, n_balls = check_positive_int("size", size), check_positive_int("n_balls", n_balls)
     check_generator("rng", rng)
-    lo, hi = _check_range("speed_range", speed_range)
+    lo, hi = check_interval("speed_range", speed_range, low=0.0, open_low=False)
+    check_number("radius", radius)
+    dtype = check_dtype_arg("dtype", dtype)
     if not 0 < radius < (size - 1) / 2:
         raise ValueError(f"radius: expected 0 < radius < (size - 1) / 2 = {(size - 1) / 2}, got {radius}")
     low, high = radius, size - 1 - radius
@@ -93,10 +103,10 @@ def bouncing_balls(
 
 def next_frame_task(frames: np.ndarray) -> TaskBatch:
     """Predict frame t + 1 from frames 1..t: x = frames[:-1], y = frames[1:], flattened to (T - 1, B, S*S)."""
-    if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[0] < 2:
-        raise ValueError(
-            f"frames: expected an array (T, B, S, S) with T >= 2, got {getattr(frames, 'shape', type(frames).__name__)}"
-        )
+    check_float_array("frames", frames, ("T", "B", "S", "S"))
+    if frames.shape[0] < 2:
+        raise ValueError(f"frames: expected T >= 2 frames (T, B, S, S) to predict one from another, got shape {frames.shape}")
+    check_finite("frames", frames, time_axis=0)
     T, B = frames.shape[:2]
     flat = frames.reshape(T, B, -1)
     return TaskBatch(flat[:-1], flat[1:], np.ones((T - 1, B), dtype=frames.dtype), "mse")
@@ -124,21 +134,16 @@ def motion_clips(
     check_generator("rng", rng)
     if T < 2:
         raise ValueError(f"T: expected at least 2 frames (motion needs two), got {T}")
+    check_number("speed", speed)
     if not 0 < speed < size / 2:
         raise ValueError(f"speed: expected 0 < speed < size / 2 pixels per frame, got {speed}")
+    check_number("radius", radius, positive=True)
+    dtype = check_dtype_arg("dtype", dtype)
     if labels is None:
         labels = rng.integers(0, len(DIRECTIONS), size=B)
-    elif (
-        not isinstance(labels, np.ndarray) or labels.shape != (B,) or not np.issubdtype(labels.dtype, np.integer)
-        or labels.min() < 0 or labels.max() >= len(DIRECTIONS)
-    ):
-        got = (
-            f"shape {labels.shape}, dtype {labels.dtype}, values in [{labels.min()}, {labels.max()}]"
-            if isinstance(labels, np.ndarray) and labels.size else type(labels).__name__
-        )
-        raise ValueError(
-            f"labels: expected None or an int array of shape (B,) = ({B},) with classes in 0-{len(DIRECTIONS) - 1}, got {got}"
-        )
+    else:
+        check_int_array("labels", labels, ("B",), low=0, high=len(DIRECTIONS) - 1)
+        check_shape("labels", labels, (B,), ("B",))
     start = rng.uniform(0.0, size, size=(B, 2))
     steps = np.array([_STEP[d] for d in DIRECTIONS])[labels] * speed  # (B, 2)
     centres = (start[None] + np.arange(T)[:, None, None] * steps[None]) % size  # (T, B, 2)
@@ -148,11 +153,11 @@ def motion_clips(
 
 def action_task(frames: np.ndarray, labels: np.ndarray) -> TaskBatch:
     """Classify a clip at its last frame: x (T, B, S*S), y (T, B) with the label at every step, mask on the last."""
-    if not isinstance(frames, np.ndarray) or frames.ndim != 4:
-        raise ValueError(f"frames: expected an array (T, B, S, S), got {getattr(frames, 'shape', type(frames).__name__)}")
+    check_float_array("frames", frames, ("T", "B", "S", "S"))
+    check_finite("frames", frames, time_axis=0)
     T, B = frames.shape[:2]
-    if not isinstance(labels, np.ndarray) or labels.shape != (B,):
-        raise ValueError(f"labels: expected an int array of shape (B,) = ({B},), got {getattr(labels, 'shape', None)}")
+    check_int_array("labels", labels, ("B",), low=0)
+    check_shape("labels", labels, (B,), ("B",))
     mask = np.zeros((T, B), dtype=frames.dtype)
     mask[-1] = 1.0
     return TaskBatch(frames.reshape(T, B, -1), np.broadcast_to(labels, (T, B)).copy(), mask, "xent")

@@ -12,7 +12,7 @@ from bpttlab import diagnostics, rel_error
 from bpttlab.init import init_rnn, orthogonal, rescale_spectral_radius
 from bpttlab.numpy import rnn
 from bpttlab.params import RNNParams
-from strategies_seq import TOL_TORCH, record, seeds
+from support import TOL_TORCH, record, seeds
 
 ACT = {"tanh": torch.tanh, "relu": torch.relu, "linear": lambda a: a}
 
@@ -161,9 +161,20 @@ def test_spectral_radius_of_known_matrices(W, radius):
     assert diagnostics.spectral_radius(W) == pytest.approx(radius, rel=1e-12, abs=1e-15)
 
 
-@pytest.mark.parametrize("W", [np.ones((2, 3)), np.ones(3), np.ones((2, 2, 2)), [[1.0, 0.0], [0.0, 1.0]]])
+@pytest.mark.parametrize("W", [np.ones((2, 3)), np.ones(3), np.ones((2, 2, 2)), np.ones((0, 0))])
 def test_spectral_radius_rejects_non_square(W):
     with pytest.raises(ValueError, match="^W:"):
+        diagnostics.spectral_radius(W)
+
+
+@pytest.mark.parametrize(
+    "W, error",
+    [([[1.0, 0.0], [0.0, 1.0]], TypeError), (np.eye(2, dtype=complex), TypeError),
+     (np.array([[1.0, np.nan], [0.0, 1.0]]), FloatingPointError)],
+    ids=["list", "complex", "NaN"],
+)
+def test_spectral_radius_rejects_other_matrices(W, error):
+    with pytest.raises(error, match="^W:"):
         diagnostics.spectral_radius(W)
 
 

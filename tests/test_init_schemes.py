@@ -68,9 +68,15 @@ def test_radius_argument_sets_the_spectral_radius(scheme, radius):
     assert spectral_radius(p.W_hh) == pytest.approx(radius, rel=1e-10)
 
 
-@pytest.mark.parametrize("bad", ["Orthogonal", "xavier", "", None])
+@pytest.mark.parametrize("bad", ["Orthogonal", "xavier", ""])
 def test_bad_scheme_raises_naming_scheme(bad):
     with pytest.raises(ValueError, match="^scheme:"):
+        init_rnn(3, 4, np.random.default_rng(0), scheme=bad)
+
+
+@pytest.mark.parametrize("bad", [None, 1])
+def test_a_scheme_that_is_not_a_str_is_a_type_error(bad):
+    with pytest.raises(TypeError, match=r"^scheme: expected one of \['gaussian', 'orthogonal', 'identity'\] \(a str\)"):
         init_rnn(3, 4, np.random.default_rng(0), scheme=bad)
 
 

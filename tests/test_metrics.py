@@ -21,9 +21,9 @@ def test_confusion_matrix_counts():
 @pytest.mark.parametrize(
     "labels, preds, match",
     [
-        (np.array([0.0, 1.0]), np.array([0, 1]), "labels: expected a 1-D integer"),
-        (np.array([0, 3]), np.array([0, 1]), r"labels: expected class indices in \[0, 2\]"),
-        (np.array([0, 1]), np.array([0, 1, 1]), r"predictions: expected shape \(2,\)"),
+        (np.array([0.0, 1.0]), np.array([0, 1]), "labels: expected an integer dtype"),
+        (np.array([0, 3]), np.array([0, 1]), r"labels: expected values in \[0, 2\]"),
+        (np.array([0, 1]), np.array([0, 1, 1]), r"predictions: expected shape \(N,\) = \(2,\)"),
     ],
 )
 def test_confusion_matrix_rejects_bad_input(labels, preds, match):
@@ -51,8 +51,10 @@ def test_linear_probe_rejects_bad_input():
         metrics.linear_probe(X, y, np.zeros((4, 3)), y, 2)
     with pytest.raises(ValueError, match="lr: expected a positive"):
         metrics.linear_probe(X, y, X, y, 2, lr=0.0)
-    with pytest.raises(TypeError, match="train_features: expected a 2-D float"):
+    with pytest.raises(ValueError, match=r"train_features: expected 2 axes \(N, K\)"):
         metrics.linear_probe(np.zeros(4), y, X, y, 2)
+    with pytest.raises(TypeError, match="train_features: expected dtype float32 or float64"):
+        metrics.linear_probe(X.astype(int), y, X, y, 2)
 
 
 def test_motion_clips_fixed_labels():

@@ -21,7 +21,7 @@ from bpttlab.params import (
     param_count,
 )
 from bpttlab.torch import nnmap
-from strategies_gated import TOL_TORCH, record
+from support import TOL_TORCH, record
 
 NN = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
 PARAMS = {"rnn": RNNParams, "lstm": LSTMParams, "gru": GRUParams}
@@ -130,7 +130,8 @@ def test_to_nn_rnn_nonlinearity():
     """to_nn passes the RNN's nonlinearity to torch.nn.RNN and rejects one torch.nn.RNN lacks."""
     p = random_params("rnn", 2, 3, 0)
     assert nnmap.to_nn(p, nonlinearity="relu").nonlinearity == "relu"
-    with pytest.raises(ValueError, match=r"nonlinearity: torch.nn.RNN supports 'tanh' or 'relu', got 'linear'"):
+    with pytest.raises(ValueError, match=r"^nonlinearity: expected one of \['tanh', 'relu'\] \(torch.nn.RNN has no "
+                                         r"linear cell\), got 'linear'"):
         nnmap.to_nn(p, nonlinearity="linear")
 
 
@@ -172,7 +173,7 @@ def test_from_nn_rejects_other_modules(module):
     ids=["ReadoutParams", "MLPParams", "plain tuple", "dict", "LSTMState"],
 )
 def test_to_nn_rejects_unknown_containers(params):
-    with pytest.raises(TypeError, match=r"params: expected RNNParams, LSTMParams or GRUParams, got " + type(params).__name__):
+    with pytest.raises(TypeError, match=r"^params: expected one of RNNParams, LSTMParams, GRUParams, got " + type(params).__name__):
         nnmap.to_nn(params)
 
 
@@ -229,9 +230,11 @@ def test_cell_param_count_rejects_bad_arguments():
         cell_param_count("transformer", 1, 1)
     with pytest.raises(ValueError, match=r"H: expected a positive int, got 0"):
         cell_param_count("gru", 1, 0)
-    with pytest.raises(ValueError, match=r"D: expected a positive int, got 2.0"):
+    with pytest.raises(TypeError, match=r"D: expected a positive int, got float"):
         cell_param_count("lstm", 2.0, 3)
-    with pytest.raises(ValueError, match=r"biases: expected 1 or 2 bias vectors per gate block, got 3"):
+    with pytest.raises(ValueError, match=r"biases: expected an int in \[1, 2\], got 3"):
         cell_param_count("rnn", 1, 1, biases=3)
-    with pytest.raises(TypeError, match=r"params: expected arrays or tensors at the leaves, got str"):
+    with pytest.raises(TypeError, match=r"biases: expected an int, got bool"):
+        cell_param_count("rnn", 1, 1, biases=True)
+    with pytest.raises(TypeError, match=r"params\.0: expected arrays or tensors at the leaves, got str"):
         param_count(("W",))

@@ -206,7 +206,7 @@ def test_forecasting_functions_reject_bad_input():
     series = np.arange(30.0)
     with pytest.raises(ValueError, match=r"^series: expected a 1-D array"):
         forecast_task(series[:, None], 5, 2, gen())
-    with pytest.raises(ValueError, match=r"^series: expected a 1-D array"):
+    with pytest.raises(TypeError, match=r"^series: expected a numpy.ndarray"):
         forecast_task(list(series), 5, 2, gen())
     with pytest.raises(ValueError, match=r"^series: expected at least T \+ horizon = 33"):
         forecast_task(series, 30, 2, gen(), horizon=3)

@@ -198,10 +198,14 @@ def test_suggest_words_rejects_bad_arguments(kwargs, error, name):
 
 
 def test_next_char_probs_rejects_bad_logits():
-    with pytest.raises(ValueError, match="^logits:"):
+    with pytest.raises(FloatingPointError, match=r"^logits: non-finite value \(NaN or inf\) at index \(1,\)"):
         textgen.next_char_probs(torch.tensor([1.0, float("nan")]))
-    with pytest.raises(ValueError, match="^logits:"):
+    with pytest.raises(TypeError, match=r"^logits: expected a torch\.Tensor of shape \(\.\.\., V\), got ndarray"):
         textgen.next_char_probs(np.zeros(3))
+    with pytest.raises(TypeError, match=r"^logits: expected dtype torch\.float32 or torch\.float64, got torch\.int64"):
+        textgen.next_char_probs(torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match=r"^logits: expected at least 1 axes"):
+        textgen.next_char_probs(torch.tensor(1.0))
 
 
 # --- the shipped weights and the held-out split ---------------------------------------------
@@ -229,3 +233,44 @@ def test_shipped_weights_load_safely_and_match_the_corpus():
     assert best.word == "said" and best.probability > 0.5
     with pytest.raises(TypeError, match="^dtype:"):
         pretrain.load_pretrained(dtype=torch.int32)
+
+
+def _tiny_config(**changes):
+    """CONFIG with a model and a schedule small enough for a test (one short epoch)."""
+    return dict(pretrain.CONFIG, H=4, B=64, T=200, lrs=[1e-2], **changes)
+
+
+def test_train_charlm_seeds_its_own_generator_and_leaves_the_global_one_alone():
+    """The same config gives the same weights whatever the global seed, and the global state is untouched."""
+    logs: list[str] = []
+    runs = []
+    for global_seed in (0, 99):
+        torch.manual_seed(global_seed)
+        before = torch.get_rng_state()
+        model, vocab = pretrain.train_charlm(_tiny_config(), log=logs.append)
+        assert torch.equal(torch.get_rng_state(), before)
+        runs.append([t.detach().clone() for t in model.state_dict().values()])
+    assert all(torch.equal(a, b) for a, b in zip(*runs))
+    assert len(logs) == 2 and logs[0].startswith("epoch  1 lr 1e-02: training ")
+    other, _ = pretrain.train_charlm(_tiny_config(seed=1), log=logs.append)
+    assert not all(torch.equal(a, b) for a, b in zip(runs[0], other.state_dict().values()))
+
+
+@pytest.mark.parametrize(
+    "config, error, pattern",
+    [
+        ([("H", 4)], TypeError, r"^config: expected a dict like pretrain\.CONFIG, got list"),
+        ({"H": 4}, ValueError, r"^config: expected the keys of pretrain\.CONFIG; missing \["),
+        (dict(pretrain.CONFIG, H=0), ValueError, r"^config\['H'\]: expected a positive int, got 0"),
+        (dict(pretrain.CONFIG, lrs=[]), ValueError, r"^config\['lrs'\]: expected at least one"),
+        (dict(pretrain.CONFIG, lrs=[1e-2, -1.0]), ValueError, r"^config\['lrs'\]\[1\]: expected a positive number"),
+        (dict(pretrain.CONFIG, cell="tcn"), ValueError, r"^cell: expected one of \['rnn', 'lstm', 'gru'\]"),
+        (dict(pretrain.CONFIG, seed=1.5), TypeError, r"^config\['seed'\]: expected an int, got float"),
+    ],
+    ids=["list", "missing keys", "H = 0", "no epochs", "negative lr", "unknown cell", "float seed"],
+)
+def test_train_charlm_rejects_bad_configs_before_training(config, error, pattern):
+    with pytest.raises(error, match=pattern):
+        pretrain.train_charlm(config, log=print)
+    with pytest.raises(TypeError, match=r"^log: expected a function taking one str"):
+        pretrain.train_charlm(_tiny_config(), log="print")

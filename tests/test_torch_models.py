@@ -198,18 +198,49 @@ def test_detach_state_cuts_the_graph_and_keeps_the_values():
 @pytest.mark.parametrize("name", MODELS)
 def test_bad_inputs_are_named(name):
     model, D, _ = build(name)
-    for bad in (inputs(4, 2, D + 1), inputs(4, 2, D)[0], np.zeros((4, 2, D))):
-        with pytest.raises(ValueError, match=rf"^x: expected a tensor \(T, B, D\) with D = {D}"):
-            model(bad)
+    with pytest.raises(ValueError, match=rf"^x: expected D = {D} \(from the model\) on axis 2 of \(T, B, D\)"):
+        model(inputs(4, 2, D + 1))
+    with pytest.raises(ValueError, match=r"^x: expected 3 axes \(T, B, D\), got 2 axes"):
+        model(inputs(4, 2, D)[0])
+    with pytest.raises(TypeError, match=r"^x: expected a torch\.Tensor of shape \(T, B, D\), got ndarray"):
+        model(np.zeros((4, 2, D)))
+    with pytest.raises(TypeError, match=r"^x: expected dtype torch\.float64 \(the dtype of the model's parameters\)"):
+        model(inputs(4, 2, D, dtype=torch.float32))
+    bad = inputs(4, 2, D)
+    bad[2, 1, 0] = float("nan")
+    with pytest.raises(FloatingPointError, match=r"^x: non-finite value \(NaN or inf\) at time step 2"):
+        model(bad)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_bad_states_are_named(name):
+    """A state of the wrong kind, shape or dtype is refused naming ``state`` (never a torch error about 'hidden')."""
+    model, D, _ = build(name)
+    x = inputs(4, 2, D)
+    _, state = model(x)
+    wrong_batch = detach_state(model(inputs(4, 3, D))[1])
+    with pytest.raises(ValueError, match=r"^state(\[\d\] \(\w+\))?: expected shape"):
+        model(x, wrong_batch)
+    with pytest.raises(TypeError, match=r"^state(\[\d\] \(\w+\))?: expected"):
+        model(x, "state")
+    as_float32 = tuple(t.float() for t in state) if isinstance(state, tuple) else state.float()
+    with pytest.raises(TypeError, match=r"^state(\[\d\] \(\w+\))?: expected dtype torch\.float64"):
+        model(x, as_float32)
 
 
 def test_bad_constructor_arguments_are_named():
-    with pytest.raises(ValueError, match=r"^cell: expected one of \['gru', 'lstm', 'rnn'\]"):
+    with pytest.raises(ValueError, match=r"^cell: expected one of \['rnn', 'lstm', 'gru'\]"):
         SequenceRegressor(3, 5, 2, cell="transformer")
     with pytest.raises(ValueError, match=r"^H: expected a positive int"):
         SequenceRegressor(3, 0, 2)
-    with pytest.raises(ValueError, match=r"^D: expected a positive int"):
+    with pytest.raises(TypeError, match=r"^D: expected a positive int, got float"):
         SequenceRegressor(2.5, 4, 2)
+    with pytest.raises(TypeError, match=r"^V: expected a positive int, got str"):
+        CharLM("7")
+    with pytest.raises(TypeError, match=r"^normalize: expected True or False, got str"):
+        PerFrameClassifier(size=8, normalize="no")
+    with pytest.raises(TypeError, match=r"^size: expected a positive int, got float"):
+        FrameEncoder(8.0, 6)
     with pytest.raises(ValueError, match=r"^cell: expected"):
         CharLM(7, cell="lstmx")
     with pytest.raises(ValueError, match=r"^cell: expected"):
@@ -221,6 +252,69 @@ def test_bad_constructor_arguments_are_named():
     with pytest.raises(ValueError, match=r"^size: expected a multiple of 4"):
         PooledFrameClassifier(size=6)
     for name in ("n_classes", "features", "hidden"):
-        for bad in (0, 2.5, True):
-            with pytest.raises(ValueError, match=rf"^{name}: expected a positive int, got {bad!r}"):
+        with pytest.raises(ValueError, match=rf"^{name}: expected a positive int, got 0"):
+            PooledFrameClassifier(size=8, **{name: 0})
+        for bad in (2.5, True):
+            with pytest.raises(TypeError, match=rf"^{name}: expected a positive int, got {type(bad).__name__}"):
                 PooledFrameClassifier(size=8, **{name: bad})
+
+
+# ----------------------------------------------------------------- initial weights from generator=
+
+# name -> constructor taking the generator (one model of each class with random weights)
+SEEDED: dict[str, Callable[..., torch.nn.Module]] = {
+    "regressor-lstm": lambda g: SequenceRegressor(3, 5, 2, cell="lstm", generator=g),
+    "regressor-gru": lambda g: SequenceRegressor(3, 5, 2, cell="gru", generator=g),
+    "next-frame": lambda g: NextFramePredictor(size=8, features=6, H=5, generator=g),
+    "per-frame": lambda g: PerFrameClassifier(size=8, n_classes=4, features=6, generator=g),
+    "pooled": lambda g: PooledFrameClassifier(size=8, n_classes=4, features=6, hidden=7, generator=g),
+    "cnn-rnn": lambda g: CNNRNNClassifier(size=8, n_classes=4, features=6, H=5, generator=g),
+    "charlm": lambda g: CharLM(7, H=5, layers=2, generator=g),
+}
+
+
+def weights(model: torch.nn.Module) -> list[torch.Tensor]:
+    return [t.detach().clone() for t in model.state_dict().values()]
+
+
+def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+@pytest.mark.parametrize("name", SEEDED)
+def test_an_int_seed_gives_the_same_weights_as_manual_seed_and_leaves_the_global_rng_alone(name):
+    make = SEEDED[name]
+    torch.manual_seed(12345)
+    before = torch.get_rng_state()
+    first, again = weights(make(7)), weights(make(7))
+    assert torch.equal(torch.get_rng_state(), before)  # construction drew nothing from the global generator
+    assert same(first, again)
+    assert not same(first, weights(make(8)))
+    torch.manual_seed(7)  # the old way: seed the global generator, then build
+    assert same(first, weights(make(None)))
+    assert same(first, weights(make(np.int64(7))))  # a NumPy integer is an int seed too
+
+
+@pytest.mark.parametrize("name", SEEDED)
+def test_a_torch_generator_is_advanced_so_two_models_differ(name):
+    make = SEEDED[name]
+    g = torch.Generator().manual_seed(7)
+    start = g.get_state()
+    first = weights(make(g))
+    assert same(first, weights(make(7)))  # a fresh generator seeded with 7 is the int seed 7
+    assert not torch.equal(g.get_state(), start)  # its stream moved on ...
+    assert not same(first, weights(make(g)))  # ... so the next model gets other weights
+
+
+@pytest.mark.parametrize(
+    "generator, error, pattern",
+    [("7", TypeError, r"^generator: expected a torch\.Generator, an int seed or None, got str"),
+     (1.5, TypeError, r"^generator: expected a torch\.Generator, an int seed or None, got float"),
+     (True, TypeError, r"^generator: expected a torch\.Generator, an int seed or None, got bool"),
+     (np.random.default_rng(0), TypeError, r"^generator: expected a torch\.Generator, an int seed or None"),
+     (-1, ValueError, r"^generator: expected an int in \[0, inf\], got -1")],
+    ids=["str", "float", "bool", "numpy Generator", "negative"],
+)
+def test_bad_generators_are_named(generator, error, pattern):
+    with pytest.raises(error, match=pattern):
+        SequenceRegressor(3, 5, 2, generator=generator)

@@ -21,7 +21,8 @@ from bpttlab.torch.models import (
     detach_state,
 )
 from bpttlab.torch.seq import masked_loss
-from bpttlab.torch.train import evaluate, show_progress, to_tensors, train
+from bpttlab.clip import clip_by_global_norm
+from bpttlab.torch.train import clip_grad_norm, evaluate, show_progress, to_tensors, train
 from bpttlab.video import action_task, motion_clips
 
 
@@ -288,10 +289,57 @@ def test_clipping_by_norm_bounds_the_step_and_keeps_its_direction():
     assert log.clipped.tolist() == [True] and log.grad_norm[0] > 100 * max_norm
     change = flat(model.parameters()) - before
     g = flat(recorder.updates[0])
-    assert change.norm() <= lr * max_norm * (1 + 1e-12)
-    assert change.norm() >= lr * max_norm * (1 - 1e-6 / log.grad_norm[0] - 1e-12)  # torch divides by norm + 1e-6
+    # the NumPy formula g * max_norm / ||g|| (not torch's ||g|| + 1e-6): the step is lr * max_norm to rounding
+    assert float(change.norm()) == pytest.approx(lr * max_norm, rel=1e-12)
     cosine = float(change @ g / (change.norm() * g.norm()))
     assert cosine == pytest.approx(-1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_torch_clips_with_the_numpy_formula(cell, dtype):
+    """One training step with max_norm: the gradient the optimiser used is bpttlab.clip.clip_by_global_norm
+    of the same raw gradient, to at most 1 ulp, and the logged norm is its global_norm."""
+    max_norm = 1e-3
+    model = regressor(cell, dtype=dtype)
+    recorder = GradRecorder(model)
+    log = train(model, random_task(6), 1, np.random.default_rng(0), optimizer="sgd", lr=0.1, max_norm=max_norm)
+    raw = tuple(g.numpy() for g in recorder.updates[0])  # before clipping
+    used = [p.grad.numpy() for p in model.parameters()]  # after clipping: what opt.step() read
+    expected, norm = clip_by_global_norm(raw, max_norm)
+    assert log.clipped.tolist() == [True] and norm > max_norm
+    assert log.grad_norm[0] == pytest.approx(norm, rel=1e-12)  # both sum the squares in float64
+    for a, b in zip(used, expected):
+        assert a.dtype == b.dtype == raw[0].dtype
+        np.testing.assert_array_max_ulp(a, b, maxulp=1)
+
+
+def test_clip_grad_norm_is_clip_by_global_norm_on_tensors():
+    """clip_grad_norm on .grad tensors and clip_by_global_norm on their NumPy copies agree to 1 ulp; below the
+    threshold nothing changes; a non-finite gradient is named."""
+    rng = np.random.default_rng(5)
+    for dtype in (np.float32, np.float64):
+        grads = [(rng.standard_normal(shape) * 10).astype(dtype) for shape in ((3, 4), (4,), (2, 2, 2))]
+        params = [torch.zeros(g.shape, dtype=torch.from_numpy(g).dtype, requires_grad=True) for g in grads]
+        for p, g in zip(params, grads):
+            p.grad = torch.from_numpy(g.copy())
+        norm = clip_grad_norm(params, 1.0)
+        expected, np_norm = clip_by_global_norm(tuple(grads), 1.0)
+        assert norm == pytest.approx(np_norm, rel=1e-12)
+        for p, e in zip(params, expected):
+            np.testing.assert_array_max_ulp(p.grad.numpy(), e, maxulp=1)
+        before = [p.grad.clone() for p in params]
+        assert clip_grad_norm(params, 10.0 * norm) == pytest.approx(1.0, rel=1e-6)
+        assert all(torch.equal(p.grad, b) for p, b in zip(params, before))
+    params[1].grad[0] = float("nan")
+    with pytest.raises(FloatingPointError, match=r"^params\[1\]\.grad: non-finite gradient"):
+        clip_grad_norm(params, 1.0)
+    with pytest.raises(ValueError, match=r"^max_norm: expected a positive number, got 0\.0"):
+        clip_grad_norm(params, 0.0)
+    with pytest.raises(TypeError, match=r"^params: expected a list of tensors"):
+        clip_grad_norm(params[0], 1.0)
+    with pytest.raises(TypeError, match=r"^params\[0\]: expected a torch\.Tensor, got ndarray"):
+        clip_grad_norm([np.zeros(2)], 1.0)
 
 
 def test_no_clipping_below_the_threshold():
@@ -342,7 +390,8 @@ def test_a_non_finite_input_names_the_training_step_and_chunk():
             batch.x[7, 0, 0] = np.nan
         return batch
 
-    with pytest.raises(FloatingPointError, match=r"non-finite at training step 2 \(chunk starting at time step 6\)"):
+    message = r"^make_batch\(rng\)\.x: non-finite value \(NaN or inf\) at time step 7 \(the batch of training step 2\)"
+    with pytest.raises(FloatingPointError, match=message):
         train(regressor("rnn"), make_batch, 5, np.random.default_rng(0), k=3)
 
 
@@ -366,10 +415,14 @@ def test_an_all_zero_mask_is_refused():
         (dict(rng=np.random.RandomState(0)), TypeError, r"^rng: expected a numpy.random.Generator"),
         (dict(optimizer="rmsprop"), ValueError, r"^optimizer: expected one of \['adam', 'sgd'\]"),
         (dict(k=0), ValueError, r"^k: expected a positive int"),
-        (dict(lr=-1e-3), ValueError, r"^lr: expected a positive finite number"),
-        (dict(lr=float("inf")), ValueError, r"^lr: expected a positive finite number"),
-        (dict(max_norm=0.0), ValueError, r"^max_norm: expected a positive finite number"),
-        (dict(clip_value=float("nan")), ValueError, r"^clip_value: expected a positive finite number"),
+        (dict(lr=-1e-3), ValueError, r"^lr: expected a positive number, got -0.001"),
+        (dict(lr=float("inf")), ValueError, r"^lr: expected a finite number, got inf"),
+        (dict(lr="0.1"), TypeError, r"^lr: expected a real number, got str"),
+        (dict(max_norm=0.0), ValueError, r"^max_norm: expected a positive number, got 0.0"),
+        (dict(clip_value=float("nan")), ValueError, r"^clip_value: expected a finite number, got nan"),
+        (dict(carry_state="yes"), TypeError, r"^carry_state: expected True or False, got str"),
+        (dict(progress=1), TypeError, r"^progress: expected True or False, got int"),
+        (dict(make_batch=None), TypeError, r"^make_batch: expected a function rng -> TaskBatch, got NoneType"),
         (dict(max_norm=1.0, clip_value=1.0), ValueError, r"^max_norm, clip_value: expected at most one clipping rule"),
     ],
 )

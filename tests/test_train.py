@@ -13,7 +13,7 @@ from bpttlab.init import init_readout, init_rnn
 from bpttlab.numpy import seq
 from bpttlab.numpy.train import evaluate, train
 from bpttlab.optim import leaves
-from strategies_seq import sine_batch
+from support import sine_batch
 
 
 def make_model(D, H, O, seed, activation="tanh", loss="mse"):
@@ -79,7 +79,7 @@ def test_first_update_is_one_sgd_step_on_the_bptt_gradient():
     batch = tasks.adding_problem(10, 4, np.random.default_rng(8))
     lr = 0.05
     trained, log = train(model, params, lambda rng: batch, 1, np.random.default_rng(0), optimizer="sgd", lr=lr)
-    r = seq.loss_and_grads(model, params, batch, np.zeros((4, 5)))
+    r = seq.loss_and_grads(batch, np.zeros((4, 5)), params, model)
     np.testing.assert_allclose(flat(trained), flat(params) - lr * flat(r.grads), rtol=1e-14, atol=1e-16)
     assert log.loss[0] == pytest.approx(r.loss, rel=1e-14)
     assert log.grad_norm[0] == pytest.approx(global_norm(r.grads), rel=1e-14)
@@ -122,7 +122,7 @@ def test_every_norm_above_max_norm_is_flagged_clipped():
 def test_the_update_uses_the_clipped_gradient():
     model, params = make_model(2, 6, 1, seed=2)
     batch = tasks.adding_problem(10, 8, np.random.default_rng(3))
-    norm = global_norm(seq.loss_and_grads(model, params, batch, np.zeros((8, 6))).grads)
+    norm = global_norm(seq.loss_and_grads(batch, np.zeros((8, 6)), params, model).grads)
     lr, max_norm = 0.1, norm / 4
     trained, log = train(
         model, params, lambda rng: batch, 1, np.random.default_rng(0), optimizer="sgd", lr=lr, max_norm=max_norm
@@ -179,10 +179,10 @@ def test_truncated_training_updates_after_each_chunk_with_the_state_carried_over
     trained, log = train(model, params, lambda rng: batch, 1, np.random.default_rng(0), optimizer="sgd", lr=lr, k1=k)
     N = float(batch.mask.sum())
     h0 = np.zeros((2, 3))
-    v1, g1, cache1 = seq.window_loss_and_grads(model, params, batch, h0, 0, 0, k, N)
+    v1, g1, cache1 = seq.window_loss_and_grads(batch, h0, params, model, 0, 0, k, N)
     p1 = type(params)(*(type(c)(*(a - lr * g for a, g in zip(c, gc))) for c, gc in zip(params, g1)))
     carried = cache1.hs[-1]  # the state after chunk 1, computed with the parameters of chunk 1
-    v2, g2, _ = seq.window_loss_and_grads(model, p1, batch, carried, k, k, T, N)
+    v2, g2, _ = seq.window_loss_and_grads(batch, carried, p1, model, k, k, T, N)
     p2 = type(params)(*(type(c)(*(a - lr * g for a, g in zip(c, gc))) for c, gc in zip(p1, g2)))
     np.testing.assert_allclose(flat(trained), flat(p2), rtol=1e-14, atol=1e-16)
     np.testing.assert_allclose(log.update_loss, [v1, v2], rtol=1e-14)
@@ -202,10 +202,10 @@ def test_evaluate_returns_the_masked_loss(task):
     O = {"adding": 1, "copy": 6, "temporal": 4}[task]
     model, params = make_model(batch.x.shape[-1], 7, O, seed=9, loss=batch.loss)
     value, accuracy = evaluate(model, params, batch)
-    ys, _ = seq.forward(model, params, batch.x, np.zeros((5, 7)))
+    ys, _ = seq.forward(batch.x, np.zeros((5, 7)), params, model)
     expected, _ = seq.masked_loss(ys, batch.y, batch.mask, batch.loss)
     assert value == expected
-    assert value == pytest.approx(seq.loss_and_grads(model, params, batch, np.zeros((5, 7))).loss, rel=1e-14)
+    assert value == pytest.approx(seq.loss_and_grads(batch, np.zeros((5, 7)), params, model).loss, rel=1e-14)
     assert accuracy == seq.accuracy(ys, batch)
 
 

@@ -250,13 +250,13 @@ def test_tasks_reject_wrong_shapes():
         next_frame_task(frames[:1])
     with pytest.raises(ValueError, match=r"^frames: expected"):
         next_frame_task(frames[0])
-    with pytest.raises(ValueError, match=r"^frames: expected"):
+    with pytest.raises(TypeError, match=r"^frames: expected a numpy.ndarray"):
         next_frame_task(frames.tolist())
     with pytest.raises(ValueError, match=r"^frames: expected"):
         action_task(frames.reshape(3, 4, 64), labels)
     with pytest.raises(ValueError, match=r"^labels: expected .*\(4,\)"):
         action_task(frames, labels[:3])
-    with pytest.raises(ValueError, match=r"^labels: expected"):
+    with pytest.raises(TypeError, match=r"^labels: expected an integer numpy.ndarray"):
         action_task(frames, list(labels))
     with pytest.raises(ValueError, match=r"^radius: expected"):
         render(np.zeros((1, 2)), 8, -1.0)

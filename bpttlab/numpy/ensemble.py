@@ -20,7 +20,15 @@ from typing import Callable, Sequence
 import numpy as np
 
 from bpttlab import cells
-from bpttlab._checks import check_generator, check_positive_int
+from bpttlab._checks import (
+    check_callable,
+    check_generator,
+    check_number,
+    check_optional,
+    check_positive_int,
+    check_same_dtype,
+    check_type,
+)
 from bpttlab.numpy import rnn, seq
 from bpttlab.optim import adam_init, adam_step
 from bpttlab.params import ReadoutParams
@@ -29,23 +37,20 @@ from bpttlab.tasks import TaskBatch
 
 def _check_members(model: seq.SeqModel, params_list: Sequence[seq.SeqParams]) -> tuple[int, int, int]:
     """Check the parameter sets; return (D, H, O) shared by all of them."""
-    if not isinstance(model, seq.SeqModel):
-        raise TypeError(f"model: expected a bpttlab.seqmodel.SeqModel, got {type(model).__name__}")
-    if not isinstance(params_list, (list, tuple)) or len(params_list) == 0:
-        raise ValueError(f"params_list: expected a non-empty list of SeqParams, got {params_list!r:.80}")
-    cell = model.spec.numpy()
+    seq.check_model(model)
+    check_type("params_list", params_list, (list, tuple), "a non-empty list of SeqParams")
+    if len(params_list) == 0:
+        raise ValueError("params_list: expected a non-empty list of SeqParams, got an empty one")
     shapes = None
     for s, p in enumerate(params_list):
-        if not isinstance(p, seq.SeqParams) or not isinstance(p.readout, ReadoutParams):
-            raise TypeError(f"params_list[{s}]: expected SeqParams(cell, ReadoutParams), got {type(p).__name__}")
-        H = cell.check_params(p.cell)
+        seq.check_seq_params(model, p, None, None, name=f"params_list[{s}]")
         these = tuple(a.shape for a in (*p.cell, *p.readout))
         if shapes is None:
             shapes = these
         elif these != shapes:
             raise ValueError(f"params_list[{s}]: expected the shapes of params_list[0], {shapes}, got {these}")
-        if p.readout.W_hy.shape[1] != H:
-            raise ValueError(f"params_list[{s}].readout.W_hy: expected (O, {H}), got {p.readout.W_hy.shape}")
+        for f, a in zip(p.cell._fields, p.cell):
+            check_same_dtype(f"params_list[{s}].cell.{f}", a, "params_list[0]", params_list[0].cell[0].dtype)
     first = params_list[0]
     D = getattr(first.cell, first.cell._fields[0]).shape[1]
     return D, first.cell[1].shape[1], first.readout.W_hy.shape[0]
@@ -86,6 +91,15 @@ def pack(model: seq.SeqModel, params_list: Sequence[seq.SeqParams]) -> seq.SeqPa
 
 def unpack(model: seq.SeqModel, packed: seq.SeqParams, S: int, D: int, H: int, O: int) -> list[seq.SeqParams]:
     """The S parameter sets held in a packed model (copies)."""
+    seq.check_model(model)
+    S, D, H, O = (check_positive_int(n, v) for n, v in (("S", S), ("D", D), ("H", H), ("O", O)))
+    seq.check_seq_params(model, packed, S * D, None, name="packed")
+    got_H, got_O = packed.readout.W_hy.shape[1], packed.readout.W_hy.shape[0]
+    if (got_H, got_O) != (S * H, S * O):
+        raise ValueError(
+            f"packed: expected hidden size S * H = {S * H} and S * O = {S * O} outputs (S = {S}, H = {H}, O = {O}), "
+            f"got {got_H} and {got_O}"
+        )
     out = []
     for s in range(S):
         fields = {}
@@ -134,13 +148,15 @@ def train_seeds(
     """
     D, H, O = _check_members(model, params_list)
     S = len(params_list)
+    check_callable("make_batch", make_batch, "a function rng -> TaskBatch")
     steps = check_positive_int("steps", steps)
-    if not isinstance(rngs, (list, tuple)) or len(rngs) != S:
-        raise ValueError(f"rngs: expected a list of {S} generators (one per parameter set), got {rngs!r:.80}")
+    check_type("rngs", rngs, (list, tuple), f"a list of {S} generators (one per parameter set)")
+    if len(rngs) != S:
+        raise ValueError(f"rngs: expected a list of {S} generators (one per parameter set), got {len(rngs)}")
     for s, rng in enumerate(rngs):
         check_generator(f"rngs[{s}]", rng)
-    if max_norm is not None and not (np.isfinite(max_norm) and max_norm > 0):
-        raise ValueError(f"max_norm: expected a positive finite threshold or None, got {max_norm!r}")
+    check_number("lr", lr, positive=True)
+    check_optional(check_number, "max_norm", max_norm, positive=True)
     cell = model.spec.numpy()
     packed = pack(model, params_list)
     owners = _owners(model, packed, S, D, H, O)
@@ -152,6 +168,14 @@ def train_seeds(
         for s, b in enumerate(batches):
             if not isinstance(b, TaskBatch):
                 raise TypeError(f"make_batch: expected it to return a TaskBatch, got {type(b).__name__}")
+            name = f"make_batch(rngs[{s}])"
+            try:
+                seq.check_seq_batch(b, model, O, name)
+                check_same_dtype(f"{name}.x", b.x, "params_list[0]", packed.readout.W_hy.dtype)
+                if not float(b.mask.sum()) > 0:
+                    raise ValueError(f"{name}.mask: expected at least one step with a loss, got an all-zero mask")
+            except (TypeError, ValueError, FloatingPointError) as err:
+                raise type(err)(f"{err} (the batch of training step {i})") from None
             if b.x.shape != batches[0].x.shape or b.x.shape[-1] != D:
                 raise ValueError(f"make_batch: expected batches of shape {batches[0].x.shape} with D = {D}, "
                                  f"got {b.x.shape} for seed {s}")

@@ -11,26 +11,25 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bpttlab._checks import check_choice, check_finite, check_same_dtype, check_shape, FLOAT_DTYPES
+from bpttlab._checks import (
+    check_choice,
+    check_float_array,
+    check_float_input,
+    check_int_array,
+    check_same_dtype,
+    check_shape,
+    check_type,
+)
 from bpttlab.numpy.activations import sigmoid, sigmoid_grad, softmax_xent, tanh_grad
 
 REDUCTIONS = ("mean", "sum")
 
 
-def _check_float(name: str, value: object) -> np.ndarray:
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"{name}: expected a numpy.ndarray, got {type(value).__name__}")
-    if value.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{name}: expected dtype float32 or float64, got {value.dtype}")
-    if value.size == 0:
-        raise ValueError(f"{name}: expected a non-empty array, got shape {value.shape}")
-    check_finite(name, value)
-    return value
-
-
-def _check_upstream(name: str, value: object, like: np.ndarray) -> np.ndarray:
-    _check_float(name, value)
-    check_shape(name, value, like.shape, [f"{n}" for n in like.shape])
+def _upstream(name: str, value: object, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An upstream gradient: a finite float array of the forward output's shape and dtype."""
+    check_float_input(name, value, str(shape), 0)
+    check_shape(name, value, shape, [str(n) for n in shape])
+    check_same_dtype(name, value, "the forward pass", dtype)
     return value
 
 
@@ -44,11 +43,12 @@ class AffineCache(NamedTuple):
 
 def affine_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, AffineCache]:
     """out = x W^T + b.  x (..., D), W (M, D), b (M,) -> out (..., M)."""
-    _check_float("x", x)
-    _check_float("W", W)
-    _check_float("b", b)
+    check_float_input("x", x, "(..., D)")
+    check_float_input("W", W, "(M, D)")
+    check_float_input("b", b, "(M,)")
     if W.ndim != 2:
         raise ValueError(f"W: expected 2 axes (M, D), got shape {W.shape}")
+    check_float_array("b", b, ("M",))
     check_shape("b", b, (W.shape[0],), ["M"])
     if x.shape[-1] != W.shape[1]:
         raise ValueError(f"x: expected last axis D = {W.shape[1]} (from W), got shape {x.shape}")
@@ -59,8 +59,9 @@ def affine_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[np.ndar
 
 def affine_backward(dout: np.ndarray, cache: AffineCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of out = x W^T + b.  dout (..., M) -> dx (..., D), dW (M, D), db (M,)."""
+    check_type("cache", cache, AffineCache, "the AffineCache of affine_forward")
     x, W = cache.x, cache.W
-    _check_upstream("dout", dout, np.empty(x.shape[:-1] + (W.shape[0],)))
+    _upstream("dout", dout, x.shape[:-1] + (W.shape[0],), x.dtype)
     dx = dout @ W
     x2 = x.reshape(-1, x.shape[-1])
     d2 = dout.reshape(-1, W.shape[0])
@@ -77,40 +78,43 @@ class ActivationCache(NamedTuple):
 
 def tanh_forward(a: np.ndarray) -> tuple[np.ndarray, ActivationCache]:
     """h = tanh(a), elementwise."""
-    _check_float("a", a)
+    check_float_input("a", a)
     h = np.tanh(a)
     return h, ActivationCache(h, a)
 
 
 def tanh_backward(dh: np.ndarray, cache: ActivationCache) -> np.ndarray:
     """da = dh * (1 - h^2)."""
-    _check_upstream("dh", dh, cache.out)
+    _activation_cache(cache)
+    _upstream("dh", dh, cache.out.shape, cache.out.dtype)
     return dh * tanh_grad(cache.out)
 
 
 def sigmoid_forward(a: np.ndarray) -> tuple[np.ndarray, ActivationCache]:
     """s = 1 / (1 + exp(-a)), elementwise, computed without overflow."""
-    _check_float("a", a)
+    check_float_input("a", a)
     s = sigmoid(a)
     return s, ActivationCache(s, a)
 
 
 def sigmoid_backward(ds: np.ndarray, cache: ActivationCache) -> np.ndarray:
     """da = ds * s * (1 - s)."""
-    _check_upstream("ds", ds, cache.out)
+    _activation_cache(cache)
+    _upstream("ds", ds, cache.out.shape, cache.out.dtype)
     return ds * sigmoid_grad(cache.out)
 
 
 def relu_forward(a: np.ndarray) -> tuple[np.ndarray, ActivationCache]:
     """r = max(a, 0), elementwise."""
-    _check_float("a", a)
+    check_float_input("a", a)
     r = np.maximum(a, 0.0)
     return r, ActivationCache(r, a)
 
 
 def relu_backward(dr: np.ndarray, cache: ActivationCache) -> np.ndarray:
     """da = dr where a > 0, else 0 (the subgradient 0 is taken at a = 0)."""
-    _check_upstream("dr", dr, cache.out)
+    _activation_cache(cache)
+    _upstream("dr", dr, cache.out.shape, cache.out.dtype)
     return dr * (cache.a > 0)
 
 
@@ -124,8 +128,9 @@ def _reduce_scale(reduction: str, n: int) -> float:
 
 def mse_loss(pred: np.ndarray, target: np.ndarray, reduction: str = "mean") -> tuple[float, np.ndarray]:
     """L = mean (or sum) of (pred - target)^2 over all elements; returns (L, dL/dpred)."""
-    _check_float("pred", pred)
-    _check_float("target", target)
+    check_choice("reduction", reduction, REDUCTIONS)
+    check_float_input("pred", pred)
+    check_float_input("target", target)
     check_shape("target", target, pred.shape, [str(s) for s in pred.shape])
     check_same_dtype("target", target, "pred", pred.dtype)
     scale = _reduce_scale(reduction, pred.size)
@@ -142,12 +147,9 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, reduction: str
 
     Returns (L, dL/dlogits).
     """
-    _check_float("logits", logits)
-    if not isinstance(labels, np.ndarray) or not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(
-            f"labels: expected an integer numpy.ndarray, got "
-            f"{getattr(labels, 'dtype', type(labels).__name__)}"
-        )
+    check_choice("reduction", reduction, REDUCTIONS)
+    check_float_input("logits", logits, "(..., C)")
+    check_int_array("labels", labels)
     check_shape("labels", labels, logits.shape[:-1], [str(s) for s in logits.shape[:-1]])
     C = logits.shape[-1]
     if labels.size and (labels.min() < 0 or labels.max() >= C):
@@ -155,3 +157,7 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, reduction: str
     scale = _reduce_scale(reduction, labels.size)
     losses, dlogits = softmax_xent(logits, labels)
     return scale * float(losses.sum()), scale * dlogits
+
+
+def _activation_cache(cache: object) -> None:
+    check_type("cache", cache, ActivationCache, "the ActivationCache of an activation's forward function")

@@ -5,11 +5,18 @@ y = W_2 f(W_1 x + b_1) + b_2, with x (N, D), W_1 (H, D), W_2 (O, H).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from bpttlab._checks import check_choice
+from bpttlab._checks import (
+    check_choice,
+    check_finite,
+    check_float_array,
+    check_same_dtype,
+    check_shape,
+    check_type,
+)
 from bpttlab.params import MLPGrads, MLPParams, check_params_type
 from bpttlab.numpy import layers
 
@@ -27,12 +34,28 @@ class MLPCache(NamedTuple):
     activation: str
 
 
+def check_mlp_params(params: Any, x: Any, backend: str = "numpy") -> None:
+    """params: MLPParams with W_1 (H, D), b_1 (H,), W_2 (O, H), b_2 (O,) in x's dtype, finite; x (N, D) finite."""
+    check_params_type("params", params, MLPParams)
+    check_float_array("x", x, ("N", "D"), backend)
+    check_finite("x", x)
+    dims = {"W_1": ("H", "D"), "b_1": ("H",), "W_2": ("O", "H"), "b_2": ("O",)}
+    for field, names in dims.items():
+        check_float_array(f"params.{field}", getattr(params, field), names, backend)
+    H, O = params.W_1.shape[0], params.W_2.shape[0]
+    sizes = {"D": x.shape[1], "H": H, "O": O}
+    for field, names in dims.items():
+        value = getattr(params, field)
+        check_shape(f"params.{field}", value, tuple(sizes[n] for n in names), names)
+        check_same_dtype(f"params.{field}", value, "x", x.dtype)
+        check_finite(f"params.{field}", value)
+
+
 def forward(x: np.ndarray, params: MLPParams, activation: str = "tanh") -> tuple[np.ndarray, MLPCache]:
     """y = W_2 f(W_1 x + b_1) + b_2.  x (N, D) -> y (N, O)."""
     check_params_type("params", params, MLPParams)
     check_choice("activation", activation, tuple(ACTIVATIONS))
-    if not isinstance(x, np.ndarray) or x.ndim != 2:
-        raise ValueError(f"x: expected a 2-axis array (N, D), got {getattr(x, 'shape', type(x).__name__)}")
+    check_mlp_params(params, x)
     a, first = layers.affine_forward(x, params.W_1, params.b_1)
     z, act = ACTIVATIONS[activation][0](a)
     y, second = layers.affine_forward(z, params.W_2, params.b_2)
@@ -41,6 +64,12 @@ def forward(x: np.ndarray, params: MLPParams, activation: str = "tanh") -> tuple
 
 def backward(dy: np.ndarray, cache: MLPCache) -> tuple[np.ndarray, MLPGrads]:
     """Reverse of ``forward``.  dy (N, O) -> dx (N, D) and MLPGrads."""
+    check_type("cache", cache, MLPCache, "the MLPCache of mlp.forward")
+    x, W_2 = cache.first.x, cache.second.W
+    check_float_array("dy", dy, ("N", "O"))
+    check_shape("dy", dy, (x.shape[0], W_2.shape[0]), ("N", "O"))
+    check_same_dtype("dy", dy, "the forward pass", x.dtype)
+    check_finite("dy", dy)
     dz, dW_2, db_2 = layers.affine_backward(dy, cache.second)
     da = ACTIVATIONS[cache.activation][1](dz, cache.act)
     dx, dW_1, db_1 = layers.affine_backward(da, cache.first)

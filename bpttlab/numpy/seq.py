@@ -14,21 +14,28 @@ from typing import Any
 
 import numpy as np
 
-from bpttlab import cells
 from bpttlab._checks import (
+    check_array_tree,
+    check_cell_params_named,
+    check_cell_state,
     check_choice,
     check_finite,
     check_float_array,
+    check_int,
+    check_int_array,
+    check_nonnegative,
     check_number,
-    check_params_type,
+    check_optional,
+    check_readout_params,
+    check_same_dtype,
+    check_same_tree,
     check_shape,
     check_type,
 )
 from bpttlab.numpy import rnn
 from bpttlab.numpy.activations import softmax_xent
-from bpttlab.params import ReadoutParams
 from bpttlab.seqmodel import LOSSES, SeqGrads, SeqModel, SeqParams, SeqResult, check_model
-from bpttlab.tasks import TaskBatch, accuracy
+from bpttlab.tasks import TaskBatch, accuracy, check_task_batch
 from bpttlab.tree import add, leaves
 from bpttlab.truncation import check_truncation, windows
 
@@ -50,10 +57,69 @@ def init_params(model: SeqModel, D: int, H: int, O: int, rng: np.random.Generato
     return SeqParams(init_cell(model.cell, D, H, rng, **options), init_readout(H, O, rng))
 
 
-def _check_params(model: SeqModel, params: Any) -> None:
-    check_type("params", params, SeqParams)
-    check_params_type("params.cell", params.cell, model.spec.params)
-    check_params_type("params.readout", params.readout, ReadoutParams)
+def check_seq_params(
+    model: SeqModel, params: Any, D: int | None, dtype: Any, backend: str = "numpy", name: str = "params"
+) -> tuple[int, int]:
+    """params: SeqParams(cell, readout) of ``model``'s cell, input size D, in ``dtype``, finite; return (H, O).
+
+    Messages name the fields as the caller passed them: "params.cell.W_hh", "params.readout.b_y"
+    (``name`` replaces "params", for example "params_list[2]").
+    """
+    check_type(name, params, SeqParams, "a bpttlab.seqmodel.SeqParams(cell, readout)")
+    H = check_cell_params_named(f"{name}.cell", model.spec, params.cell, D, dtype, backend)
+    if dtype is None:
+        dtype = getattr(params.cell, next(iter(model.spec.fields))).dtype
+    O = check_readout_params(f"{name}.readout", params.readout, H, dtype, backend)
+    return H, O
+
+
+def check_seq_batch(batch: Any, model: SeqModel, O: int | None = None, name: str = "batch", backend: str = "numpy") -> Any:
+    """A TaskBatch for ``model`` (bpttlab.tasks.check_task_batch; tensors on the torch backend): its loss is
+    model.loss and, for "mse", its targets have O outputs (the readout's) when O is given."""
+    check_task_batch(batch, name, backend=backend)
+    if batch.loss != model.loss:
+        raise ValueError(f"{name}.loss: expected {model.loss!r} (model.loss), got {batch.loss!r}")
+    if O is not None and batch.loss == "mse" and batch.y.shape[-1] != O:
+        raise ValueError(f"{name}.y: expected O = {O} outputs (from params.readout) on its last axis, got shape {tuple(batch.y.shape)}")
+    return batch
+
+
+def _check_mask(name: str, mask: Any, like: Any, backend: str = "numpy") -> None:
+    """mask (T, B): finite weights >= 0 in the dtype of ``like`` (the outputs it weighs)."""
+    check_float_array(name, mask, ("T", "B"), backend)
+    check_shape(name, mask, tuple(like.shape[:2]), ("T", "B"))
+    check_same_dtype(name, mask, "ys", like.dtype)
+    check_finite(name, mask, time_axis=0)
+    check_nonnegative(name, mask, time_axis=0)
+
+
+def check_masked_loss_args(
+    ys: Any, y: Any, mask: Any, loss: str, normaliser: Any, backend: str = "numpy"
+) -> float | None:
+    """The checks of masked_loss on both backends; returns the normaliser as a float (or None)."""
+    check_choice("loss", loss, LOSSES)
+    check_float_array("ys", ys, ("T", "B", "O"), backend)
+    check_finite("ys", ys, time_axis=0)
+    _check_mask("mask", mask, ys, backend)
+    normaliser = check_optional(check_number, "normaliser", normaliser, positive=True)
+    if loss == "mse":
+        check_float_array("y", y, ("T", "B", "O"), backend)
+        check_shape("y", y, tuple(ys.shape), ("T", "B", "O"))
+        check_same_dtype("y", y, "ys", ys.dtype)
+        check_finite("y", y, time_axis=0)
+    else:
+        if backend == "numpy":
+            if not isinstance(y, np.ndarray) or not np.issubdtype(y.dtype, np.integer):
+                raise TypeError(
+                    f"y: expected integer class labels for loss 'xent', got {getattr(y, 'dtype', type(y).__name__)}"
+                )
+        else:
+            check_int_array("y", y, None, backend="torch")
+        check_shape("y", y, tuple(ys.shape[:2]), ("T", "B"))
+        C = ys.shape[-1]
+        if int(y.min()) < 0 or int(y.max()) >= C:
+            raise ValueError(f"y: expected class labels in [0, {C - 1}], got range [{int(y.min())}, {int(y.max())}]")
+    return normaliser
 
 
 # ----------------------------------------------------------------- masked losses
@@ -65,18 +131,14 @@ def masked_loss(
     """Loss summed over the steps where mask > 0, divided by ``normaliser`` (default: sum of mask).
 
     "mse": sum_t,b m_tb ||ys_tb - y_tb||^2 / (O * N);  "xent": sum_t,b m_tb (-log softmax(ys_tb)[y_tb]) / N.
-    ys (T, B, O); y (T, B, O) float or (T, B) int; mask (T, B). Returns (L, dL/dys).
+    ys (T, B, O); y (T, B, O) float in ys's dtype or (T, B) int; mask (T, B) of finite weights >= 0 in
+    ys's dtype; normaliser a positive number. Returns (L, dL/dys).
     """
-    check_choice("loss", loss, LOSSES)
-    check_float_array("ys", ys, ("T", "B", "O"))
-    check_float_array("mask", mask, ("T", "B"))
-    check_shape("mask", mask, ys.shape[:2], ("T", "B"))
+    check_masked_loss_args(ys, y, mask, loss, normaliser)
     N = float(mask.sum()) if normaliser is None else float(normaliser)
     if not N > 0:
         raise ValueError(f"mask: expected at least one step with a loss (normaliser > 0), got {N}")
     if loss == "mse":
-        check_float_array("y", y, ("T", "B", "O"))
-        check_shape("y", y, ys.shape, ("T", "B", "O"))
         diff = ys - y
         O = ys.shape[-1]
         with np.errstate(over="ignore", invalid="ignore"):
@@ -84,12 +146,6 @@ def masked_loss(
         if not np.isfinite(value):
             raise FloatingPointError("ys: the squared error overflowed (outputs too large); training has diverged")
         return value, (2.0 / (O * N)) * mask[..., None] * diff
-    if not isinstance(y, np.ndarray) or not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"y: expected integer class labels for loss 'xent', got {getattr(y, 'dtype', type(y).__name__)}")
-    check_shape("y", y, ys.shape[:2], ("T", "B"))
-    C = ys.shape[-1]
-    if y.min() < 0 or y.max() >= C:
-        raise ValueError(f"y: expected class labels in [0, {C - 1}], got range [{y.min()}, {y.max()}]")
     per_step, dys = softmax_xent(ys, y)
     return float(np.sum(mask * per_step) / N), (mask / N)[..., None] * dys
 
@@ -97,20 +153,40 @@ def masked_loss(
 # ----------------------------------------------------------------- forward and gradients
 
 
-def _check_batch(batch: TaskBatch) -> None:
-    if not isinstance(batch, TaskBatch):
-        raise TypeError(f"batch: expected a bpttlab.tasks.TaskBatch, got {type(batch).__name__}")
-    check_float_array("batch.x", batch.x, ("T", "B", "D"))
-    check_finite("batch.x", batch.x, time_axis=0)
+def _check_inputs(model: Any, x: Any, x_name: str, state: Any, state_name: str, params: Any) -> tuple[int, int]:
+    """x (T, B, D) float, finite; params of model's cell in x's dtype; the state (B, H). Returns (H, O)."""
+    check_float_array(x_name, x, ("T", "B", "D"))
+    check_finite(x_name, x, time_axis=0)
+    H, O = check_seq_params(model, params, x.shape[-1], x.dtype)
+    check_cell_state(model.spec, state_name, state, x.shape[1], H, x.dtype)
+    return H, O
 
 
 def forward(x: np.ndarray, state0: Any, params: SeqParams, model: SeqModel) -> tuple[np.ndarray, Any]:
     """Outputs y_t = W_hy h_t + b_y of every step.  x (T, B, D) -> ys (T, B, O), cell cache."""
     check_model(model)
-    _check_params(model, params)
+    _check_inputs(model, x, "x", state0, "state0", params)
     hs, cache = _cell(model).forward(x, state0, params.cell, **model.options())
     ys, _ = rnn.readout_forward(hs, params.readout)
     return ys, cache
+
+
+def _check_window_args(batch: Any, state_start: Any, params: Any, model: Any, start: Any, first_loss_step: Any,
+                       stop: Any, normaliser: Any, state_name: str = "state_start") -> tuple[int, int, int, float]:
+    check_model(model)
+    check_seq_batch(batch, model)
+    _, O = _check_inputs(model, batch.x, "batch.x", state_start, state_name, params)
+    check_seq_batch(batch, model, O)
+    start, first_loss_step, stop = (
+        check_int(name, v) for name, v in (("start", start), ("first_loss_step", first_loss_step), ("stop", stop))
+    )
+    normaliser = check_number("normaliser", normaliser, positive=True)
+    if not 0 <= start <= first_loss_step < stop <= batch.x.shape[0]:
+        raise ValueError(
+            f"start, first_loss_step, stop: expected 0 <= start <= first_loss_step < stop <= T, "
+            f"got {start}, {first_loss_step}, {stop} with T = {batch.x.shape[0]}"
+        )
+    return start, first_loss_step, stop, normaliser
 
 
 def window_loss_and_grads(
@@ -126,22 +202,19 @@ def window_loss_and_grads(
     """Loss of steps [first_loss_step, stop) backpropagated to ``start``, from a cut ``state_start``.
 
     The state entering the window is treated as a constant: no gradient flows past ``start``.
+    state_start: the state after ``start`` steps, (B, H) (an LSTMState for the LSTM); normaliser: a
+    positive number (the sum of the whole batch's mask, for the loss of the whole sequence).
     Returns (loss, grads, cache of the window's forward pass).
     """
-    check_model(model)
-    _check_batch(batch)
-    _check_params(model, params)
-    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (start, first_loss_step, stop)):
-        raise TypeError(
-            f"start, first_loss_step, stop: expected ints, got {type(start).__name__}, "
-            f"{type(first_loss_step).__name__}, {type(stop).__name__}"
-        )
-    normaliser = check_number("normaliser", normaliser, positive=True)
-    if not 0 <= start <= first_loss_step < stop <= batch.x.shape[0]:
-        raise ValueError(
-            f"start, first_loss_step, stop: expected 0 <= start <= first_loss_step < stop <= T, "
-            f"got {start}, {first_loss_step}, {stop} with T = {batch.x.shape[0]}"
-        )
+    start, first_loss_step, stop, normaliser = _check_window_args(
+        batch, state_start, params, model, start, first_loss_step, stop, normaliser
+    )
+    return _window(batch, state_start, params, model, start, first_loss_step, stop, normaliser)
+
+
+def _window(batch: TaskBatch, state_start: Any, params: SeqParams, model: SeqModel, start: int,
+            first_loss_step: int, stop: int, normaliser: float) -> tuple[float, SeqGrads, Any]:
+    """window_loss_and_grads without the argument checks (its caller has made them)."""
     cell = _cell(model)
     hs, cache = cell.forward(batch.x[start:stop], state_start, params.cell, **model.options())
     ys, out_cache = rnn.readout_forward(hs, params.readout)
@@ -167,8 +240,9 @@ def loss_and_grads(
     the gradient changes: each chunk's losses reach back at most k2 steps.
     """
     check_model(model)
-    _check_batch(batch)
-    _check_params(model, params)
+    check_seq_batch(batch, model)
+    _, O = _check_inputs(model, batch.x, "batch.x", state0, "state0", params)
+    check_seq_batch(batch, model, O)
     T = batch.x.shape[0]
     k1, k2 = check_truncation(T, k1, k2)
     normaliser = float(batch.mask.sum())
@@ -176,14 +250,14 @@ def loss_and_grads(
         raise ValueError(f"batch.mask: expected at least one step with a loss (sum of mask > 0), got {normaliser}")
     cell = _cell(model)
     if k1 >= T:
-        value, grads, cache = window_loss_and_grads(batch, state0, params, model, 0, 0, T, normaliser)
+        value, grads, cache = _window(batch, state0, params, model, 0, 0, T, normaliser)
         return SeqResult(value, grads, cell.state_at(cache, T))
     _, full_cache = forward(batch.x, state0, params, model)  # the states every window starts from
     total, acc = 0.0, None
     for w in windows(T, k1, k2):
         if batch.mask[w.first_loss : w.stop].sum() == 0:
             continue
-        value, grads, _ = window_loss_and_grads(
+        value, grads, _ = _window(
             batch, cell.state_at(full_cache, w.start), params, model, w.start, w.first_loss, w.stop, normaliser
         )
         total += value
@@ -196,10 +270,14 @@ def truncation_bias(full: SeqGrads, truncated: SeqGrads) -> tuple[float, float]:
 
     Both are computed over all parameters flattened into one vector.
     """
+    check_array_tree("full", full)
+    try:
+        check_same_tree("truncated", truncated, full, "full")
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"truncated: expected gradients shaped like full; {err}") from None
+    check_array_tree("truncated", truncated)
     f = np.concatenate([np.ravel(v) for v in leaves(full)])
     t = np.concatenate([np.ravel(v) for v in leaves(truncated)])
-    if f.shape != t.shape:
-        raise ValueError(f"truncated: expected {f.size} gradient entries like full, got {t.size}")
     nf, nt = np.linalg.norm(f), np.linalg.norm(t)
     if nf == 0 or nt == 0:
         raise ValueError("full, truncated: a zero gradient has no direction to compare")

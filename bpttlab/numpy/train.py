@@ -12,7 +12,15 @@ from typing import Callable
 
 import numpy as np
 
-from bpttlab._checks import check_choice, check_generator, check_positive_int
+from bpttlab._checks import (
+    check_bool,
+    check_callable,
+    check_choice,
+    check_generator,
+    check_number,
+    check_optional,
+    check_positive_int,
+)
 from bpttlab.clip import clip_by_global_norm, clip_by_value, global_norm
 from bpttlab.numpy import seq
 from bpttlab.optim import adam_init, adam_step, sgd_step
@@ -45,9 +53,18 @@ def train(
     max_norm / clip_value: clip the gradient by global norm / by value before each update.
     progress: show a tqdm bar (for interactive use; keep it off in stored lesson outputs).
     """
+    seq.check_model(model)
+    seq.check_seq_params(model, params, None, None)
+    check_callable("make_batch", make_batch, "a function rng -> TaskBatch")
     steps = check_positive_int("steps", steps)
     check_generator("rng", rng)
+    check_number("lr", lr, positive=True)
     check_choice("optimizer", optimizer, ("adam", "sgd"))
+    check_optional(check_number, "max_norm", max_norm, positive=True)
+    check_optional(check_number, "clip_value", clip_value, positive=True)
+    check_optional(check_positive_int, "k1", k1)
+    check_optional(check_positive_int, "k2", k2)
+    check_bool("progress", progress)
     if max_norm is not None and clip_value is not None:
         raise ValueError("max_norm, clip_value: expected at most one clipping rule, got both")
     state = adam_init(params) if optimizer == "adam" else None
@@ -62,9 +79,15 @@ def train(
         batch = make_batch(rng)
         if not isinstance(batch, TaskBatch):
             raise TypeError(f"make_batch: expected it to return a TaskBatch, got {type(batch).__name__}")
+        try:
+            seq.check_seq_batch(batch, model, params.readout.W_hy.shape[0], "make_batch(rng)")
+        except (TypeError, ValueError, FloatingPointError) as err:
+            raise type(err)(f"{err} (the batch of training step {i})") from None
         T, B, _ = batch.x.shape
         schedule = windows(T, k1, k2)
         normaliser = float(batch.mask.sum())
+        if not normaliser > 0:
+            raise ValueError(f"make_batch: batch of training step {i} has no step with a loss (mask all zero)")
         history = {0: cell.zero_state(params.cell, B)}
         step_loss = 0.0
         for c, (w, s, e) in enumerate(schedule):
@@ -88,7 +111,10 @@ def train(
             if batch.mask[s:e].sum() == 0:
                 continue
             step_loss += value
-            norm = global_norm(grads)
+            try:
+                norm = global_norm(grads)
+            except FloatingPointError:  # a gradient entry is NaN or inf
+                norm = float("nan")
             if not np.isfinite(norm):
                 raise FloatingPointError(
                     f"gradient became non-finite at training step {i} (chunk starting at time step {s})"
@@ -113,6 +139,9 @@ def train(
 
 def evaluate(model: seq.SeqModel, params: seq.SeqParams, batch: TaskBatch, tolerance: float = ADDING_TOLERANCE) -> tuple[float, float]:
     """(loss, accuracy) of ``params`` on ``batch`` from a zero initial state."""
+    seq.check_model(model)
+    seq.check_seq_batch(batch, model)
+    check_number("tolerance", tolerance, positive=True)
     T, B, _ = batch.x.shape
     state0 = model.spec.numpy().zero_state(params.cell, B)
     ys, _ = seq.forward(batch.x, state0, params, model)

@@ -9,25 +9,22 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from bpttlab._checks import check_choice, check_finite, check_float_array, check_same_dtype, check_shape
+from bpttlab._checks import (
+    check_choice,
+    check_finite,
+    check_float_array,
+    check_float_input,
+    check_int_array,
+    check_same_dtype,
+    check_shape,
+)
 
 REDUCTIONS = ("mean", "sum")
 
 
-def _check(name: str, value: torch.Tensor) -> torch.Tensor:
-    """A float tensor with at least one axis, all finite."""
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name}: expected a torch.Tensor, got {type(value).__name__}")
-    check_float_array(name, value, tuple(f"n{i}" for i in range(value.dim())), "torch")
-    if value.dim() == 0:
-        raise ValueError(f"{name}: expected at least one axis, got a 0-axis tensor")
-    check_finite(name, value)
-    return value
-
-
 def affine_forward(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """out = x W^T + b.  x (..., D), W (M, D), b (M,) -> out (..., M)."""
-    _check("x", x)
+    check_float_input("x", x, "(..., D)", 1, "torch")
     check_float_array("W", W, ("M", "D"), "torch")
     check_finite("W", W)
     check_float_array("b", b, ("M",), "torch")
@@ -42,24 +39,24 @@ def affine_forward(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.T
 
 def tanh_forward(a: torch.Tensor) -> torch.Tensor:
     """h = tanh(a)."""
-    return torch.tanh(_check("a", a))
+    return torch.tanh(check_float_input("a", a, "(...)", 1, "torch"))
 
 
 def sigmoid_forward(a: torch.Tensor) -> torch.Tensor:
     """s = 1 / (1 + exp(-a))."""
-    return torch.sigmoid(_check("a", a))
+    return torch.sigmoid(check_float_input("a", a, "(...)", 1, "torch"))
 
 
 def relu_forward(a: torch.Tensor) -> torch.Tensor:
     """r = max(a, 0)."""
-    return torch.relu(_check("a", a))
+    return torch.relu(check_float_input("a", a, "(...)", 1, "torch"))
 
 
 def mse_loss(pred: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Mean (or sum) of (pred - target)^2 over all elements."""
     check_choice("reduction", reduction, REDUCTIONS)
-    _check("pred", pred)
-    _check("target", target)
+    check_float_input("pred", pred, "(...)", 1, "torch")
+    check_float_input("target", target, "(...)", 1, "torch")
     check_shape("target", target, pred.shape, [str(s) for s in pred.shape])
     check_same_dtype("target", target, "pred", pred.dtype)
     return F.mse_loss(pred, target, reduction=reduction)
@@ -68,9 +65,8 @@ def mse_loss(pred: torch.Tensor, target: torch.Tensor, reduction: str = "mean") 
 def softmax_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Mean (or sum) of -log softmax(logits)[label].  logits (..., C), labels (...) int64."""
     check_choice("reduction", reduction, REDUCTIONS)
-    _check("logits", logits)
-    if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64:
-        raise TypeError(f"labels: expected an int64 torch.Tensor, got {getattr(labels, 'dtype', type(labels).__name__)}")
+    check_float_input("logits", logits, "(..., C)", 1, "torch")
+    check_int_array("labels", labels, backend="torch")
     check_shape("labels", labels, logits.shape[:-1], [str(s) for s in logits.shape[:-1]])
     C = logits.shape[-1]
     if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= C):

@@ -18,14 +18,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from bpttlab import cells
-from bpttlab._checks import check_finite, check_float_array, check_int, check_number, check_positive_int
+from bpttlab._checks import (
+    check_axis,
+    check_bool,
+    check_finite,
+    check_float_array,
+    check_int,
+    check_number,
+    check_positive_int,
+    check_shape,
+    check_type,
+)
 from bpttlab.tree import detach
-
-
-def _check_sizes(**sizes: Any) -> None:
-    """Each named size must be a positive int (not a bool)."""
-    for name, v in sizes.items():
-        check_positive_int(name, v)
 
 
 @contextlib.contextmanager
@@ -52,7 +56,9 @@ def seeded(generator: Any) -> Iterator[None]:
 
 def _recurrent(cell: str, D: int, H: int, layers: int = 1) -> nn.Module:
     spec = cells.get(cell)
-    _check_sizes(D=D, H=H, layers=layers)
+    check_positive_int("D", D)
+    check_positive_int("H", H)
+    check_positive_int("layers", layers)
     made = spec.nn()
     if made is None:
         raise ValueError(f"cell: {cell!r} with its default option has no torch.nn module")
@@ -60,12 +66,59 @@ def _recurrent(cell: str, D: int, H: int, layers: int = 1) -> nn.Module:
     return cls(D, H, num_layers=layers, **kwargs)
 
 
-def _check_x(x: Any, D: int) -> torch.Tensor:
+def _inputs(model: nn.Module, x: Any, D: int) -> torch.Tensor:
+    """x: a finite float tensor (T, B, D) in the dtype of the model's parameters."""
     check_float_array("x", x, ("T", "B", "D"), "torch")
-    if x.shape[-1] != D:
-        raise ValueError(f"x: expected a tensor (T, B, D) with D = {D}, got shape {tuple(x.shape)}")
+    check_axis("x", x, 2, D, ("T", "B", "D"), "the model")
+    dtype = next(model.parameters()).dtype
+    if x.dtype != dtype:
+        raise TypeError(f"x: expected dtype {dtype} (the dtype of the model's parameters), got {x.dtype}")
     check_finite("x", x, time_axis=0)
     return x
+
+
+def _recurrent_state(core: nn.Module, name: str, state: Any, x: torch.Tensor) -> Any:
+    """None, or the state of a torch.nn RNN/GRU (h (layers, B, H)) or LSTM ((h, c), each (layers, B, H)), in x's dtype."""
+    if state is None:
+        return None
+    shape = (core.num_layers, x.shape[1], core.hidden_size)
+    dims = ("layers", "B", "H")
+    if isinstance(core, nn.LSTM):
+        check_type(name, state, tuple, "a pair (h, c) of tensors (layers, B, H)")
+        if len(state) != 2:
+            raise ValueError(f"{name}: expected a pair (h, c) of tensors (layers, B, H), got {len(state)} items")
+        parts = [(f"{name}[0] (h)", state[0]), (f"{name}[1] (c)", state[1])]
+    else:
+        parts = [(name, state)]
+    for part, value in parts:
+        check_float_array(part, value, dims, "torch")
+        check_shape(part, value, shape, dims)
+        if value.dtype != x.dtype:
+            raise TypeError(f"{part}: expected dtype {x.dtype} (the dtype of x), got {value.dtype}")
+        check_finite(part, value)
+    return state
+
+
+def _running_state(name: str, state: Any, B: int, K: int, dtype: torch.dtype) -> Any:
+    """None, or the state (sum (B, K), count ()) of a running mean over frames."""
+    if state is None:
+        return None
+    check_type(name, state, tuple, "a pair (sum (B, K), count ()) from a previous call")
+    if len(state) != 2:
+        raise ValueError(f"{name}: expected a pair (sum (B, K), count ()), got {len(state)} items")
+    total, count = state
+    check_float_array(f"{name}[0] (sum)", total, ("B", "K"), "torch")
+    check_shape(f"{name}[0] (sum)", total, (B, K), ("B", "K"))
+    check_type(f"{name}[1] (count)", count, torch.Tensor, "a 0-axis tensor")
+    if count.dim() != 0:
+        raise ValueError(f"{name}[1] (count): expected a 0-axis tensor, got shape {tuple(count.shape)}")
+    for part, value in ((f"{name}[0] (sum)", total), (f"{name}[1] (count)", count)):
+        if value.dtype != dtype:
+            raise TypeError(f"{part}: expected dtype {dtype} (the dtype of x), got {value.dtype}")
+        check_finite(part, value)
+    if not float(count) >= 0:
+        raise ValueError(f"{name}[1] (count): expected a number of frames >= 0, got {float(count)}")
+    return state
 
 
 class SequenceRegressor(nn.Module):
@@ -73,14 +126,16 @@ class SequenceRegressor(nn.Module):
 
     def __init__(self, D: int, H: int, O: int, cell: str = "lstm", *, generator: Any = None) -> None:
         super().__init__()
-        _check_sizes(O=O)
+        check_positive_int("D", D)
+        check_positive_int("O", O)
         self.D = D
         with seeded(generator):
             self.core = _recurrent(cell, D, H)
             self.readout = nn.Linear(H, O)
 
     def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
-        hs, state = self.core(_check_x(x, self.D), state)
+        x = _inputs(self, x, self.D)
+        hs, state = self.core(x, _recurrent_state(self.core, "state", state, x))
         return self.readout(hs), state
 
 
@@ -89,9 +144,8 @@ class FrameEncoder(nn.Module):
 
     def __init__(self, size: int, features: int, channels: int = 8) -> None:
         super().__init__()
-        if size % 4 != 0:
-            raise ValueError(f"size: expected a multiple of 4 (two stride-2 convolutions), got {size}")
-        self.size = size
+        _frame_sizes(size, features, channels)
+        self.size, self.features = size, features
         self.net = nn.Sequential(
             nn.Conv2d(1, channels, 3, stride=2, padding=1), nn.ReLU(),
             nn.Conv2d(channels, 2 * channels, 3, stride=2, padding=1), nn.ReLU(),
@@ -100,6 +154,7 @@ class FrameEncoder(nn.Module):
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """frames (N, S*S) -> features (N, F)."""
+        _flat("frames", frames, self.size * self.size, ("N", "S*S"), self)
         return self.net(frames.reshape(-1, 1, self.size, self.size))
 
 
@@ -108,7 +163,8 @@ class FrameDecoder(nn.Module):
 
     def __init__(self, size: int, features: int, channels: int = 8) -> None:
         super().__init__()
-        self.size, self.channels = size, channels
+        _frame_sizes(size, features, channels)
+        self.size, self.channels, self.features = size, channels, features
         self.fc = nn.Linear(features, 2 * channels * (size // 4) ** 2)
         self.net = nn.Sequential(
             nn.ReLU(),
@@ -117,6 +173,8 @@ class FrameDecoder(nn.Module):
         )
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """features (N, F) -> frame logits (N, S*S)."""
+        _flat("features", features, self.features, ("N", "F"), self)
         q = self.size // 4
         z = self.fc(features).reshape(-1, 2 * self.channels, q, q)
         return self.net(z).reshape(-1, self.size * self.size)
@@ -136,6 +194,7 @@ class NextFramePredictor(nn.Module):
     ) -> None:
         super().__init__()
         base_rate = check_number("base_rate", base_rate, low=0.0, high=1.0, open_low=True, open_high=True)
+        _frame_sizes(size, features)
         self.size = size
         with seeded(generator):
             self.encoder = FrameEncoder(size, features)
@@ -145,7 +204,8 @@ class NextFramePredictor(nn.Module):
             self.decoder.net[-1].bias.fill_(math.log(base_rate / (1 - base_rate)))
 
     def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
-        T, B, _ = _check_x(x, self.size * self.size).shape
+        T, B, _ = _inputs(self, x, self.size * self.size).shape
+        state = _recurrent_state(self.core, "state", state, x)
         feats = self.encoder(x.reshape(T * B, -1)).reshape(T, B, -1)
         hs, state = self.core(feats, state)
         frames = torch.sigmoid(self.decoder(hs.reshape(T * B, -1)))
@@ -185,8 +245,9 @@ class PerFrameClassifier(nn.Module):
         self, size: int = 16, n_classes: int = 4, features: int = 32, normalize: bool = True, *, generator: Any = None
     ) -> None:
         super().__init__()
-        _check_sizes(n_classes=n_classes, features=features)
-        self.size, self.normalize = size, bool(normalize)
+        check_positive_int("n_classes", n_classes)
+        _frame_sizes(size, features)
+        self.size, self.normalize, self.n_classes = size, check_bool("normalize", normalize), n_classes
         with seeded(generator):
             self.encoder = FrameEncoder(size, features)
             self.norm = nn.LayerNorm(features) if self.normalize else nn.Identity()
@@ -194,9 +255,11 @@ class PerFrameClassifier(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Per-frame features: x (T, B, S*S) -> (T, B, F)."""
-        return _encode_frames(self, _check_x(x, self.size * self.size))
+        return _encode_frames(self, _inputs(self, x, self.size * self.size))
 
     def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+        _inputs(self, x, self.size * self.size)
+        _running_state("state", state, x.shape[1], self.n_classes, x.dtype)
         return _running_mean(self.head(self.encode(x)), state)
 
 
@@ -216,8 +279,11 @@ class PooledFrameClassifier(nn.Module):
         *, generator: Any = None,
     ) -> None:
         super().__init__()
-        _check_sizes(n_classes=n_classes, features=features, hidden=hidden)
-        self.size, self.normalize = size, bool(normalize)
+        check_positive_int("n_classes", n_classes)
+        check_positive_int("features", features)
+        check_positive_int("hidden", hidden)
+        _frame_sizes(size, features)
+        self.size, self.normalize, self.features = size, check_bool("normalize", normalize), features
         with seeded(generator):
             self.encoder = FrameEncoder(size, features)
             self.norm = nn.LayerNorm(features) if self.normalize else nn.Identity()
@@ -225,9 +291,11 @@ class PooledFrameClassifier(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Per-frame features: x (T, B, S*S) -> (T, B, F)."""
-        return _encode_frames(self, _check_x(x, self.size * self.size))
+        return _encode_frames(self, _inputs(self, x, self.size * self.size))
 
     def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+        _inputs(self, x, self.size * self.size)
+        _running_state("state", state, x.shape[1], self.features, x.dtype)
         pooled, state = _running_mean(self.encode(x), state)
         return self.head(pooled), state
 
@@ -243,8 +311,9 @@ class CNNRNNClassifier(nn.Module):
         normalize: bool = True, *, generator: Any = None,
     ) -> None:
         super().__init__()
-        _check_sizes(n_classes=n_classes)
-        self.size, self.normalize = size, bool(normalize)
+        check_positive_int("n_classes", n_classes)
+        _frame_sizes(size, features)
+        self.size, self.normalize = size, check_bool("normalize", normalize)
         with seeded(generator):
             self.encoder = FrameEncoder(size, features)
             self.norm = nn.LayerNorm(features) if self.normalize else nn.Identity()
@@ -253,11 +322,12 @@ class CNNRNNClassifier(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Per-frame features: x (T, B, S*S) -> (T, B, F)."""
-        return _encode_frames(self, _check_x(x, self.size * self.size))
+        return _encode_frames(self, _inputs(self, x, self.size * self.size))
 
     def states(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
         """Hidden states hs (T, B, H) of the core (h_t for an LSTM) and the state after the last step."""
-        return self.core(self.encode(x), state)
+        feats = self.encode(x)
+        return self.core(feats, _recurrent_state(self.core, "state", state, x))
 
     def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
         hs, state = self.states(x, state)
@@ -269,13 +339,14 @@ class CharLM(nn.Module):
 
     def __init__(self, V: int, H: int = 128, cell: str = "lstm", layers: int = 1, *, generator: Any = None) -> None:
         super().__init__()
-        self.V = V
+        self.V = check_positive_int("V", V)
         with seeded(generator):
             self.core = _recurrent(cell, V, H, layers)
             self.readout = nn.Linear(H, V)
 
     def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
-        hs, state = self.core(_check_x(x, self.V), state)
+        x = _inputs(self, x, self.V)
+        hs, state = self.core(x, _recurrent_state(self.core, "state", state, x))
         return self.readout(hs), state
 
 
@@ -287,10 +358,10 @@ def rollout(model: nn.Module, context: torch.Tensor, steps: int, state: Any = No
     row sees only the model's own outputs. Needs a model whose outputs live in its input space (O = D).
     Gradients follow the caller's mode: wrap the call in ``torch.no_grad()`` to evaluate.
     """
-    if not isinstance(context, torch.Tensor) or context.dim() != 3 or context.shape[0] < 1:
-        raise ValueError(f"context: expected a tensor (T0, B, D) with T0 >= 1, got {getattr(context, 'shape', None)}")
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"steps: expected a positive int, got {steps!r}")
+    check_type("model", model, nn.Module, "a torch.nn.Module mapping (x, state) to (ys, state)")
+    check_float_array("context", context, ("T0", "B", "D"), "torch")
+    check_finite("context", context, time_axis=0)
+    steps = check_positive_int("steps", steps)
     ys, state = model(context, state)
     if ys.shape[1:] != context.shape[1:]:
         raise ValueError(
@@ -305,5 +376,33 @@ def rollout(model: nn.Module, context: torch.Tensor, steps: int, state: Any = No
 
 
 def detach_state(state: Any) -> Any:
-    """The same state cut from its history (tensors detached; tuples and None kept): ``bpttlab.tree.detach``."""
+    """The same state cut from its history (tensors detached; tuples and None kept): ``bpttlab.tree.detach``.
+
+    state: None, a tensor, or a tuple or list of them (nested), as the models return.
+    """
+    from bpttlab.tree import paths
+
+    if state is not None and not isinstance(state, (torch.Tensor, tuple, list)):
+        raise TypeError(f"state: expected None, a tensor or a tuple of tensors, got {type(state).__name__}")
+    for path, leaf in paths(state, "state"):
+        check_type(path, leaf, torch.Tensor, "a torch.Tensor")
     return detach(state)
+
+
+def _frame_sizes(size: Any, features: Any, channels: Any = 8) -> None:
+    """size: a positive multiple of 4 (two stride-2 convolutions); features, channels: positive ints."""
+    check_positive_int("size", size)
+    if size % 4 != 0:
+        raise ValueError(f"size: expected a multiple of 4 (two stride-2 convolutions), got {size}")
+    check_positive_int("features", features)
+    check_positive_int("channels", channels)
+
+
+def _flat(name: str, value: Any, width: int, dims: tuple[str, str], module: nn.Module) -> None:
+    """value: a finite float tensor (N, width) in the dtype of ``module``'s parameters."""
+    check_float_array(name, value, dims, "torch")
+    check_axis(name, value, 1, width, dims, "the module")
+    dtype = next(module.parameters()).dtype
+    if value.dtype != dtype:
+        raise TypeError(f"{name}: expected dtype {dtype} (the dtype of the module's parameters), got {value.dtype}")
+    check_finite(name, value)

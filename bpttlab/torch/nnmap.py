@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from bpttlab import cells
-from bpttlab._checks import check_cell_params, check_choice
+from bpttlab._checks import check_cell_params, check_type
 from bpttlab.params import GRUParams, LSTMParams, RNNParams
 
 
@@ -39,15 +39,22 @@ def to_nn(params: Any, nonlinearity: str = "tanh") -> torch.nn.Module:
     """A one-layer torch.nn module (float32 or float64, as the params are) computing the same function.
 
     params: RNNParams, LSTMParams or GRUParams of NumPy arrays (checked: shapes, one float dtype, finite);
-    nonlinearity: the RNN's activation, "tanh" or "relu" (torch.nn.RNN has no linear cell).
+    nonlinearity: the RNN's activation, "tanh" or "relu" (torch.nn.RNN has no linear cell); the LSTM
+    and GRU have none to choose, so for them it must stay "tanh".
     """
     spec = cells.of_params(params)
     check_cell_params(spec, params)  # shapes, dtypes and finiteness: no broadcasting, no silent cast
+    check_type("nonlinearity", nonlinearity, str, "a str")
+    if spec.name == "rnn" and nonlinearity not in spec.nn_options:
+        raise ValueError(
+            f"nonlinearity: expected one of {list(spec.nn_options)} (torch.nn.RNN has no linear cell), got {nonlinearity!r}"
+        )
+    if spec.name != "rnn" and nonlinearity != "tanh":
+        raise ValueError(f"nonlinearity: only an RNN has one to choose ({spec.name} params given), got {nonlinearity!r}")
     D = getattr(params, next(iter(spec.fields))).shape[1]
     H = getattr(params, list(spec.fields)[1]).shape[1]
     options = {}
     if spec.name == "rnn":
-        check_choice("nonlinearity", nonlinearity, tuple(spec.nn_options))
         options = {"activation": nonlinearity}
     cls, kwargs = spec.nn(**options)
     dtype = torch.float64 if getattr(params, next(iter(spec.fields))).dtype == np.float64 else torch.float32

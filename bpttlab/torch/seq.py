@@ -11,19 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from bpttlab._checks import (
+    check_cell_state,
     check_choice,
     check_finite,
     check_float_array,
-    check_number,
-    check_params_type,
-    check_shape,
     check_type,
 )
-from bpttlab.params import ReadoutParams
+from bpttlab.numpy.seq import check_masked_loss_args, check_seq_batch, check_seq_params
 from bpttlab.seqmodel import LOSSES, SeqModel, SeqParams, check_model
 from bpttlab.tasks import TaskBatch
 from bpttlab.torch import rnn
@@ -31,11 +30,25 @@ from bpttlab.truncation import windows
 
 
 def batch_to_torch(batch: TaskBatch, dtype: torch.dtype | None = None) -> TaskBatch:
-    """A TaskBatch of tensors: x, mask and float targets copied (in ``dtype`` if given); integer labels as int64."""
-    if not isinstance(batch, TaskBatch):
-        raise TypeError(f"batch: expected a bpttlab.tasks.TaskBatch, got {type(batch).__name__}")
+    """A TaskBatch of tensors: x, mask and float targets copied (in ``dtype`` if given); integer labels as int64.
+
+    batch: a TaskBatch of NumPy arrays or tensors with float x and mask, float targets for loss "mse"
+    and integer labels for "xent" (float labels are refused: casting would truncate them silently).
+    """
+    check_type("batch", batch, TaskBatch, "a bpttlab.tasks.TaskBatch")
     if dtype is not None and dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype: expected torch.float32 or torch.float64, got {dtype!r}")
+    check_choice("batch.loss", batch.loss, LOSSES)
+    for field in ("x", "y", "mask"):
+        value = getattr(batch, field)
+        if not isinstance(value, (np.ndarray, torch.Tensor)):
+            raise TypeError(f"batch.{field}: expected a numpy.ndarray or a torch.Tensor, got {type(value).__name__}")
+    kinds = {f: _kind(getattr(batch, f)) for f in ("x", "y", "mask")}
+    for field in ("x", "mask") + (("y",) if batch.loss == "mse" else ()):
+        if kinds[field] != "f":
+            raise TypeError(f"batch.{field}: expected float values, got dtype {getattr(batch, field).dtype}")
+    if batch.loss == "xent" and kinds["y"] not in "iu":
+        raise TypeError(f"batch.y: expected integer class labels for loss 'xent', got dtype {batch.y.dtype}")
     x = torch.as_tensor(batch.x).clone()
     mask = torch.as_tensor(batch.mask).clone()
     y = torch.as_tensor(batch.y).clone()
@@ -48,16 +61,30 @@ def batch_to_torch(batch: TaskBatch, dtype: torch.dtype | None = None) -> TaskBa
     return TaskBatch(x, y, mask, batch.loss)
 
 
-def _check_params(model: SeqModel, params: Any) -> None:
-    check_type("params", params, SeqParams)
-    check_params_type("params.cell", params.cell, model.spec.params)
-    check_params_type("params.readout", params.readout, ReadoutParams)
+def _kind(value: Any) -> str:
+    """The NumPy dtype kind of an array or tensor: "f" float, "i"/"u" integer, "b" bool, "c" complex."""
+    if isinstance(value, torch.Tensor):
+        if value.dtype.is_complex:
+            return "c"
+        if value.dtype.is_floating_point:
+            return "f"
+        return "b" if value.dtype == torch.bool else "i"
+    return value.dtype.kind
+
+
+def _check_inputs(model: Any, x: Any, x_name: str, state: Any, state_name: str, params: Any) -> tuple[int, int]:
+    """x (T, B, D) float tensor, finite; params of model's cell in x's dtype; the state (B, H). Returns (H, O)."""
+    check_float_array(x_name, x, ("T", "B", "D"), "torch")
+    check_finite(x_name, x, time_axis=0)
+    H, O = check_seq_params(model, params, x.shape[-1], x.dtype, "torch")
+    check_cell_state(model.spec, state_name, state, x.shape[1], H, x.dtype, "torch")
+    return H, O
 
 
 def forward(x: torch.Tensor, state0: Any, params: SeqParams, model: SeqModel) -> tuple[torch.Tensor, Any]:
     """Outputs y_t = W_hy h_t + b_y of every step.  x (T, B, D) -> ys (T, B, O), cell cache."""
     check_model(model)
-    _check_params(model, params)
+    _check_inputs(model, x, "x", state0, "state0", params)
     hs, cache = model.spec.torch().forward(x, state0, params.cell, **model.options())
     return rnn.readout_forward(hs, params.readout), cache
 
@@ -69,45 +96,32 @@ def masked_loss(
 
     ys (T, B, O); y (T, B, O) float or (T, B) int64; mask (T, B) of weights >= 0.
     """
-    check_choice("loss", loss, LOSSES)
-    check_float_array("ys", ys, ("T", "B", "O"), "torch")
-    check_float_array("mask", mask, ("T", "B"), "torch")
-    check_shape("mask", mask, ys.shape[:2], ("T", "B"))
-    check_finite("mask", mask, time_axis=0)
-    if bool((mask < 0).any()):
-        raise ValueError("mask: expected weights >= 0, got a negative entry")
+    normaliser = check_masked_loss_args(ys, y, mask, loss, normaliser, "torch")
     if normaliser is None:
         N = float(mask.sum())
         if not N > 0:
             raise ValueError(f"mask: expected at least one step with a loss (sum of mask > 0), got {N}")
     else:
-        N = check_number("normaliser", normaliser, positive=True)
+        N = normaliser
     if loss == "mse":
-        check_float_array("y", y, ("T", "B", "O"), "torch")
-        check_shape("y", y, ys.shape, ("T", "B", "O"))
-        check_finite("y", y, time_axis=0)
         return (mask[..., None] * (ys - y) ** 2).sum() / (ys.shape[-1] * N)
-    if not isinstance(y, torch.Tensor) or y.dtype != torch.int64:
-        raise TypeError(f"y: expected int64 class labels for loss 'xent', got {getattr(y, 'dtype', type(y).__name__)}")
-    check_shape("y", y, ys.shape[:2], ("T", "B"))
     C = ys.shape[-1]
-    if int(y.min()) < 0 or int(y.max()) >= C:
-        raise ValueError(f"y: expected class labels in [0, {C - 1}], got range [{int(y.min())}, {int(y.max())}]")
     per_step = F.cross_entropy(ys.reshape(-1, C), y.reshape(-1), reduction="none").reshape(y.shape)
     return (mask * per_step).sum() / N
 
 
-def _check_batch(batch: Any) -> TaskBatch:
-    if not isinstance(batch, TaskBatch):
-        raise TypeError(f"batch: expected a bpttlab.tasks.TaskBatch of tensors, got {type(batch).__name__}")
-    check_float_array("batch.x", batch.x, ("T", "B", "D"), "torch")
-    check_finite("batch.x", batch.x, time_axis=0)
+def _check_batch(batch: Any, state0: Any, params: Any, model: Any) -> TaskBatch:
+    """A TaskBatch of tensors for ``model`` (see check_seq_batch), with state0 and params that fit it."""
+    check_model(model)
+    check_seq_batch(batch, model, backend="torch")
+    _, O = _check_inputs(model, batch.x, "batch.x", state0, "state0", params)
+    check_seq_batch(batch, model, O, backend="torch")
     return batch
 
 
 def loss(batch: TaskBatch, state0: Any, params: SeqParams, model: SeqModel) -> torch.Tensor:
     """The full objective; its gradient is full BPTT."""
-    _check_batch(batch)
+    _check_batch(batch, state0, params, model)
     ys, _ = forward(batch.x, state0, params, model)
     return masked_loss(ys, batch.y, batch.mask, model.loss)
 
@@ -120,9 +134,7 @@ def truncated_objective(
     Every k1-step chunk contributes its losses through a window of k2 steps that starts
     from a constant state (computed under torch.no_grad), so no gradient crosses a window start.
     """
-    check_model(model)
-    _check_batch(batch)
-    _check_params(model, params)
+    _check_batch(batch, state0, params, model)
     T = batch.x.shape[0]
     schedule = windows(T, k1, k2)
     cell = model.spec.torch()

@@ -15,10 +15,15 @@ from typing import Any, NamedTuple
 
 import torch
 
-from bpttlab.tree import tree_map
-
-from bpttlab._checks import check_positive_int
+from bpttlab._checks import (
+    check_float_input,
+    check_number,
+    check_positive_int,
+    check_torch_generator,
+    check_type,
+)
 from bpttlab.text import CharVocab
+from bpttlab.tree import tree_map
 from bpttlab.torch.models import detach_state
 
 #: Characters that end a word for ``suggest_words``: space, newline and punctuation.
@@ -32,11 +37,10 @@ class Suggestion(NamedTuple):
     probability: float
 
 
-def _check_model(model: Any, vocab: Any) -> torch.dtype:
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module mapping (x, state) to (logits, state), got {type(model).__name__}")
-    if not isinstance(vocab, CharVocab):
-        raise TypeError(f"vocab: expected a bpttlab.text.CharVocab, got {type(vocab).__name__}")
+def _model_dtype(model: Any, vocab: Any) -> torch.dtype:
+    """The dtype of a character model's parameters; the model and the vocabulary must fit each other."""
+    check_type("model", model, torch.nn.Module, "a torch.nn.Module mapping (x, state) to (logits, state)")
+    check_type("vocab", vocab, CharVocab, "a bpttlab.text.CharVocab")
     p = next(model.parameters(), None)
     if p is None:
         raise ValueError("model: expected a torch.nn.Module with parameters")
@@ -57,30 +61,19 @@ def _encode(vocab: CharVocab, name: str, text: Any, allow_empty: bool = False) -
     return [vocab.index[c] for c in text]
 
 
-def _check_temperature(temperature: Any) -> float:
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-        raise TypeError(f"temperature: expected a number >= 0, got {type(temperature).__name__}")
-    if not (math.isfinite(temperature) and temperature >= 0):
-        raise ValueError(f"temperature: expected a finite number >= 0 (0 means greedy), got {temperature!r}")
-    return float(temperature)
+def _temperature(temperature: Any) -> float:
+    """temperature: a finite real number >= 0 (0 means greedy)."""
+    return check_number("temperature", temperature, nonnegative=True)
 
 
-def _check_top_k(top_k: Any, V: int) -> int | None:
+def _top_k(top_k: Any, V: int) -> int | None:
+    """top_k: None, or a positive int of at most V."""
     if top_k is None:
         return None
     top_k = check_positive_int("top_k", top_k)
     if top_k > V:
         raise ValueError(f"top_k: expected at most V = {V} (the vocabulary size) or None, got {top_k}")
     return top_k
-
-
-def _check_generator(generator: Any) -> torch.Generator:
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(
-            "generator: expected a torch.Generator (for example torch.Generator().manual_seed(0)), "
-            f"got {type(generator).__name__}"
-        )
-    return generator
 
 
 def _step(model: torch.nn.Module, ids: torch.Tensor, state: Any, V: int, dtype: torch.dtype) -> tuple[torch.Tensor, Any]:
@@ -95,7 +88,7 @@ def _step(model: torch.nn.Module, ids: torch.Tensor, state: Any, V: int, dtype: 
 @torch.no_grad()
 def prime(model: torch.nn.Module, vocab: CharVocab, prefix: str) -> tuple[torch.Tensor, Any]:
     """Read ``prefix`` from a zero state: float64 logits (V,) for the character after it, and the state."""
-    dtype = _check_model(model, vocab)
+    dtype = _model_dtype(model, vocab)
     ids = torch.tensor(_encode(vocab, "prefix", prefix), dtype=torch.long)
     x = torch.nn.functional.one_hot(ids, len(vocab)).to(dtype)[:, None]  # (T, 1, V)
     ys, state = model(x, None)
@@ -110,14 +103,11 @@ def next_char_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int |
     temperature = 0 or top_k = 1 puts all mass on the largest logit (greedy: the first one if
     several are equal); top_k = None keeps all V, and logits tied with the k-th largest are kept.
     """
-    if not isinstance(logits, torch.Tensor) or logits.dim() < 1 or logits.shape[-1] < 1:
-        raise ValueError(f"logits: expected a tensor (..., V), got {getattr(logits, 'shape', type(logits).__name__)}")
-    temperature = _check_temperature(temperature)
+    check_float_input("logits", logits, "(..., V)", 1, "torch")
+    temperature = _temperature(temperature)
     V = logits.shape[-1]
-    top_k = _check_top_k(top_k, V)
+    top_k = _top_k(top_k, V)
     z = logits.double()
-    if not torch.isfinite(z).all():
-        raise ValueError("logits: expected finite values, got NaN or inf")
     greedy = torch.nn.functional.one_hot(z.argmax(dim=-1), V).double()
     if temperature == 0 or top_k == 1:
         return greedy
@@ -155,11 +145,12 @@ def sample(
     then fed back into the model.
     """
     length = check_positive_int("length", length)
-    _check_generator(generator)
-    temperature = _check_temperature(temperature)
+    check_torch_generator("generator", generator)
+    temperature = _temperature(temperature)
+    check_type("vocab", vocab, CharVocab, "a bpttlab.text.CharVocab")
     V = len(vocab)
-    top_k = _check_top_k(top_k, V)
-    dtype = _check_model(model, vocab)
+    top_k = _top_k(top_k, V)
+    dtype = _model_dtype(model, vocab)
     logits, state = prime(model, vocab, prefix)
     out: list[int] = []
     for i in range(length):
@@ -205,7 +196,7 @@ def suggest_words(
     if beam_width < k:
         raise ValueError(f"beam_width: expected at least k = {k}, got {beam_width}")
     max_chars = check_positive_int("max_chars", max_chars)
-    dtype = _check_model(model, vocab)
+    dtype = _model_dtype(model, vocab)
     if word_end is None:
         word_end = "".join(c for c in WORD_END if c in vocab.index)
     ends = _encode(vocab, "word_end", word_end)

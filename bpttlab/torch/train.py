@@ -17,9 +17,18 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from bpttlab._checks import check_choice, check_generator, check_number, check_positive_int
+from bpttlab._checks import (
+    check_bool,
+    check_callable,
+    check_choice,
+    check_generator,
+    check_number,
+    check_optional,
+    check_positive_int,
+    check_type,
+)
 from bpttlab.seqmodel import TrainLog
-from bpttlab.tasks import ADDING_TOLERANCE, TaskBatch, accuracy
+from bpttlab.tasks import ADDING_TOLERANCE, TaskBatch, accuracy, check_task_batch
 from bpttlab.torch.seq import batch_to_torch, masked_loss
 from bpttlab.tree import detach
 from bpttlab.truncation import windows
@@ -29,6 +38,7 @@ __all__ = ["TrainLog", "clip_grad_norm", "evaluate", "show_progress", "to_tensor
 
 def show_progress(progress: bool | None) -> bool:
     """None means: show a progress bar only when the environment variable BPTTLAB_PROGRESS is 1."""
+    check_optional(check_bool, "progress", progress)
     return os.environ.get("BPTTLAB_PROGRESS") == "1" if progress is None else bool(progress)
 
 
@@ -44,6 +54,13 @@ def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> float:
     (torch's clip_grad_norm_ divides by ||g|| + 1e-6 instead), with ||g|| summed in float64.
     """
     max_norm = check_number("max_norm", max_norm, positive=True)
+    if isinstance(params, torch.Tensor) or not hasattr(params, "__iter__"):
+        raise TypeError(f"params: expected a list of tensors (for example list(model.parameters())), got {type(params).__name__}")
+    params = list(params)
+    for k, p in enumerate(params):
+        check_type(f"params[{k}]", p, torch.Tensor, "a torch.Tensor")
+        if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
+            raise FloatingPointError(f"params[{k}].grad: non-finite gradient (NaN or inf); clipping cannot repair it")
     grads = [p.grad for p in params if p.grad is not None]
     norm = float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads))) if grads else 0.0
     if norm > max_norm:
@@ -51,6 +68,11 @@ def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> float:
         for g in grads:
             g.mul_(scale)
     return norm
+
+
+def _backend(batch: TaskBatch) -> str:
+    """"torch" for a batch of tensors, else "numpy" (both are accepted and converted by to_tensors)."""
+    return "torch" if isinstance(batch.x, torch.Tensor) else "numpy"
 
 
 def _param_dtype(model: torch.nn.Module) -> torch.dtype:
@@ -82,6 +104,7 @@ def train(
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    check_callable("make_batch", make_batch, "a function rng -> TaskBatch")
     steps = check_positive_int("steps", steps)
     check_generator("rng", rng)
     check_choice("optimizer", optimizer, ("adam", "sgd"))
@@ -94,6 +117,8 @@ def train(
         max_norm = check_number("max_norm", max_norm, positive=True)
     if clip_value is not None:
         clip_value = check_number("clip_value", clip_value, positive=True)
+    check_bool("carry_state", carry_state)
+    check_optional(check_bool, "progress", progress)
     dtype = _param_dtype(model)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr) if optimizer == "adam" else torch.optim.SGD(params, lr=lr)
@@ -109,6 +134,10 @@ def train(
         batch = make_batch(rng)
         if not isinstance(batch, TaskBatch):
             raise TypeError(f"make_batch: expected it to return a TaskBatch, got {type(batch).__name__}")
+        try:
+            check_task_batch(batch, "make_batch(rng)", False, _backend(batch))
+        except (TypeError, ValueError, FloatingPointError) as err:
+            raise type(err)(f"{err} (the batch of training step {i})") from None
         batch = to_tensors(batch, dtype)
         T = batch.x.shape[0]
         N = float(batch.mask.sum())
@@ -153,7 +182,12 @@ def train(
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, batch: TaskBatch, tolerance: float = ADDING_TOLERANCE) -> tuple[float, float]:
     """(loss, accuracy) of ``model`` on ``batch`` from a fresh state (accuracy as in bpttlab.tasks.accuracy)."""
+    check_type("model", model, torch.nn.Module, "a torch.nn.Module")
+    check_task_batch(batch, "batch", False, _backend(batch))
+    check_number("tolerance", tolerance, positive=True)
     t = to_tensors(batch, _param_dtype(model))
     ys, _ = model(t.x)
     value = float(masked_loss(ys, t.y, t.mask, batch.loss))
+    if isinstance(batch.x, torch.Tensor):  # accuracy reads NumPy arrays
+        batch = TaskBatch(*(v.detach().cpu().numpy() for v in batch[:3]), batch.loss)
     return value, accuracy(ys.double().numpy(), batch, tolerance)
