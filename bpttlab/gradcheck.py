@@ -82,11 +82,11 @@ def numerical_gradient(
         raise TypeError(f"x: expected a float64 numpy.ndarray (finite differences need float64), got "
                         f"{getattr(x, 'dtype', type(x).__name__)}")
     check_float_input("x", x, "(...)", 0)
-    check_number("eps", eps, positive=True)
+    eps = check_number("eps", eps, positive=True)
     if isinstance(df, np.ndarray):
         check_float_input("df", df, "(shape of f())", 0)
     else:
-        check_number("df", df)
+        df = check_number("df", df)
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"])
     for _ in it:
@@ -127,7 +127,7 @@ def directional_check(
     check_type("xs", xs, (list, tuple), "a list of float64 arrays")
     check_type("grads", grads, (list, tuple), "a list of arrays, one per array in xs")
     check_generator("rng", rng)
-    check_number("eps", eps, positive=True)
+    eps = check_number("eps", eps, positive=True)
     if not xs:
         raise ValueError("xs: expected at least one array to move, got an empty list")
     if len(xs) != len(grads):

@@ -29,12 +29,11 @@ def gaussian(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, dtyp
     """Entries drawn from N(0, 1/fan_in). shape: an int or a tuple of positive ints; fan_in: a positive number."""
     check_generator("rng", rng)
     if isinstance(shape, tuple):
-        for k, n in enumerate(shape):
-            check_positive_int(f"shape[{k}]", n)
+        shape = tuple(check_positive_int(f"shape[{k}]", n) for k, n in enumerate(shape))
     else:
         check_type("shape", shape, (int, np.integer, tuple), "a tuple of positive ints")
-        check_positive_int("shape", shape)
-    check_number("fan_in", fan_in, positive=True)
+        shape = check_positive_int("shape", shape)
+    fan_in = check_number("fan_in", fan_in, positive=True)
     dtype = _dtype(dtype)
     return (rng.standard_normal(shape) / np.sqrt(fan_in)).astype(dtype)
 
@@ -100,7 +99,7 @@ def init_rnn(
     check_generator("rng", rng)
     check_choice("scheme", scheme, RECURRENT_SCHEMES)
     dtype = _dtype(dtype)
-    check_number("recurrent_scale", recurrent_scale)
+    recurrent_scale = check_number("recurrent_scale", recurrent_scale)
     check_optional(check_number, "radius", radius, positive=True)
     W_xh = gaussian(rng, (H, D), D, dtype)
     if scheme == "gaussian":
@@ -150,7 +149,7 @@ def init_lstm(
     D, H = check_positive_int("D", D), check_positive_int("H", H)
     check_generator("rng", rng)
     dtype = _dtype(dtype)
-    check_number("forget_bias", forget_bias)
+    forget_bias = check_number("forget_bias", forget_bias)
     b = np.zeros(4 * H)
     b[H : 2 * H] = forget_bias
     W_h = np.concatenate([orthogonal(rng, H) for _ in range(4)], axis=0)

@@ -57,8 +57,8 @@ def linear_probe(
     """
     n_classes = check_positive_int("n_classes", n_classes)
     steps = check_positive_int("steps", steps)
-    check_number("lr", lr, positive=True)
-    check_number("l2", l2, nonnegative=True)
+    lr = check_number("lr", lr, positive=True)
+    l2 = check_number("l2", l2, nonnegative=True)
     arrays = []
     for name, value in (("train_features", train_features), ("test_features", test_features)):
         check_float_array(name, value, ("N", "K"))

@@ -61,7 +61,7 @@ def sgd_step(params: NamedTuple, grads: NamedTuple, lr: float) -> NamedTuple:
     """p <- p - lr * dp for every leaf."""
     _params(params)
     _pair(params, grads)
-    check_number("lr", lr, positive=True)
+    lr = check_number("lr", lr, positive=True)
     return tree_map(lambda p, g: p - lr * g, params, grads)
 
 
@@ -89,21 +89,19 @@ def adam_step(
     """One Adam update (Kingma & Ba 2015) with bias correction; returns (new params, new state)."""
     _params(params)
     _pair(params, grads)
-    check_number("lr", lr, positive=True)
+    lr = check_number("lr", lr, positive=True)
     if not isinstance(state, AdamState):
         raise TypeError(f"state: expected AdamState from adam_init, got {type(state).__name__}")
-    check_int("state.step", state.step, 0)
+    done = check_int("state.step", state.step, 0)
     for name, moment in (("state.m", state.m), ("state.v", state.v)):
         check_same_tree(name, moment, params, "params")
         check_array_tree(name, moment)
     check_type("betas", betas, (tuple, list), "a pair (beta1, beta2) of numbers in [0, 1)")
     if len(betas) != 2:
         raise ValueError(f"betas: expected a pair (beta1, beta2), got {len(betas)} values")
-    for k, beta in enumerate(betas):
-        check_number(f"betas[{k}]", beta, low=0.0, high=1.0, open_high=True)
-    check_number("eps", eps, positive=True)
-    b1, b2 = betas
-    step = state.step + 1
+    b1, b2 = (check_number(f"betas[{k}]", beta, low=0.0, high=1.0, open_high=True) for k, beta in enumerate(betas))
+    eps = check_number("eps", eps, positive=True)
+    step = done + 1
     m = tree_map(lambda mi, g: b1 * mi + (1 - b1) * g, state.m, grads)
     v = tree_map(lambda vi, g: b2 * vi + (1 - b2) * g * g, state.v, grads)
     c1, c2 = 1 - b1**step, 1 - b2**step

@@ -59,10 +59,12 @@ def mackey_glass(
     """
     n = check_positive_int("n", n)
     check_optional(check_generator, "rng", rng)
-    for name, value in (("tau", tau), ("dt", dt), ("sample_every", sample_every)):
-        check_number(name, value, positive=True)
-    for name, value in (("beta", beta), ("gamma", gamma), ("power", power), ("x0", x0)):
-        check_number(name, value)
+    tau, dt, sample_every = (
+        check_number(name, value, positive=True) for name, value in (("tau", tau), ("dt", dt), ("sample_every", sample_every))
+    )
+    beta, gamma, power, x0 = (
+        check_number(name, value) for name, value in (("beta", beta), ("gamma", gamma), ("power", power), ("x0", x0))
+    )
     discard = check_int("discard", discard, 0)
     lag = int(round(tau / dt))
     stride = int(round(sample_every / dt))
@@ -101,7 +103,7 @@ def multi_sine(
     """B noisy sums of ``n_components`` sines with random periods (steps), phases and amplitudes. (T, B)."""
     T, B, n_components = (check_positive_int(k, v) for k, v in (("T", T), ("B", B), ("n_components", n_components)))
     check_generator("rng", rng)
-    check_number("noise", noise, nonnegative=True)
+    noise = check_number("noise", noise, nonnegative=True)
     lo, hi = check_interval("period_range", period_range)
     period = rng.uniform(lo, hi, size=(n_components, B))
     phase = rng.uniform(0, 2 * np.pi, size=(n_components, B))
@@ -138,7 +140,7 @@ def ar_fit(series: np.ndarray, p: int, ridge: float = 1e-8) -> np.ndarray:
     """Least-squares AR(p) coefficients [c, a_1, ..., a_p] for s_t = c + sum_k a_k s_{t-k}. (p + 1,)."""
     _series("series", series)
     p = check_positive_int("p", p)
-    check_number("ridge", ridge, nonnegative=True)
+    ridge = check_number("ridge", ridge, nonnegative=True)
     if len(series) <= 2 * p:
         raise ValueError(f"series: expected more than 2p = {2 * p} values to fit AR({p}), got {len(series)}")
     lags = np.stack([series[p - k : len(series) - k] for k in range(1, p + 1)], axis=1)

@@ -48,7 +48,7 @@ def noisy_sine(
     T, B = check_positive_int("T", T), check_positive_int("B", B)
     check_generator("rng", rng)
     dtype = check_dtype_arg("dtype", dtype)
-    check_number("noise", noise, nonnegative=True)
+    noise = check_number("noise", noise, nonnegative=True)
     lo, hi = check_interval("period_range", period_range)
     period = rng.uniform(lo, hi, size=B)
     phase = rng.uniform(0.0, 2.0 * np.pi, size=B)

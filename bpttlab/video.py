@@ -77,7 +77,7 @@ def bouncing_balls(
     size, n_balls = check_positive_int("size", size), check_positive_int("n_balls", n_balls)
     check_generator("rng", rng)
     lo, hi = check_interval("speed_range", speed_range, low=0.0, open_low=False)
-    check_number("radius", radius)
+    radius = check_number("radius", radius)
     dtype = check_dtype_arg("dtype", dtype)
     if not 0 < radius < (size - 1) / 2:
         raise ValueError(f"radius: expected 0 < radius < (size - 1) / 2 = {(size - 1) / 2}, got {radius}")
@@ -134,10 +134,10 @@ def motion_clips(
     check_generator("rng", rng)
     if T < 2:
         raise ValueError(f"T: expected at least 2 frames (motion needs two), got {T}")
-    check_number("speed", speed)
+    speed = check_number("speed", speed)
     if not 0 < speed < size / 2:
         raise ValueError(f"speed: expected 0 < speed < size / 2 pixels per frame, got {speed}")
-    check_number("radius", radius, positive=True)
+    radius = check_number("radius", radius, positive=True)
     dtype = check_dtype_arg("dtype", dtype)
     if labels is None:
         labels = rng.integers(0, len(DIRECTIONS), size=B)

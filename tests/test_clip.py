@@ -164,3 +164,25 @@ def test_global_norm_of_a_known_container():
     clipped, norm = clip_by_global_norm(g, 1.0)
     assert norm == 5.0
     assert clipped.cell.dW_xh[0, 0] == pytest.approx(0.6) and clipped.readout.dW_hy[0, 0] == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("scale", [1e150, 1e200, 1e300])
+def test_a_norm_beyond_float64_still_clips_to_max_norm(scale):
+    """Entries so large that the sum of squares overflows: the true norm is found by rescaling, and the
+    clipped gradient has norm max_norm and the same direction (not zeros, not NaN)."""
+    g = RNNGrads(np.array([[3.0, 0.0]]) * scale, np.array([[4.0]]) * scale, np.zeros(1))
+    assert global_norm(g) == pytest.approx(5.0 * scale, rel=1e-15)
+    clipped, norm = clip_by_global_norm(g, 2.0)
+    assert norm == pytest.approx(5.0 * scale, rel=1e-15)
+    np.testing.assert_allclose(clipped.dW_xh, [[1.2, 0.0]], rtol=1e-15)
+    np.testing.assert_allclose(clipped.dW_hh, [[1.6]], rtol=1e-15)
+    assert global_norm(clipped) == pytest.approx(2.0, rel=1e-15)
+
+
+def test_a_norm_above_the_float64_range_is_inf_and_clipping_still_works():
+    g = RNNGrads(np.full((2, 2), 1.5e308), np.full((1, 1), 1.5e308), np.zeros(1))
+    assert global_norm(g) == np.inf
+    clipped, norm = clip_by_global_norm(g, 1.0)
+    assert norm == np.inf
+    assert global_norm(clipped) == pytest.approx(1.0, rel=1e-15)
+    np.testing.assert_allclose(clipped.dW_xh, np.full((2, 2), 1 / np.sqrt(5)), rtol=1e-15)

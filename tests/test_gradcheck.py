@@ -126,3 +126,43 @@ def test_directional_check_detects_wrong_gradient(bug):
     wrong = directional_check(loss, p.arrays, grads, np.random.default_rng(3))
     assert _rel(*right) < 1e-6  # same direction: the correct gradient passes ...
     assert _rel(*wrong) > 1e-3  # ... and the wrong one fails by a wide margin
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e-160, 1e160, 1e200, 1e300])
+def test_rel_error_is_scale_free_far_outside_the_range_of_squares(scale):
+    """At scales where the squares of the entries underflow or overflow, the error is that at scale 1
+    (not nan, not 0), to rounding."""
+    a, b = np.array([3.0, 4.0, -1.0]), np.array([3.0, 4.5, -1.25])
+    assert rel_error(a * scale, b * scale) == pytest.approx(rel_error(a, b), rel=1e-14)
+    assert rel_error(a * scale, a * scale) == 0.0
+    assert rel_error(a * scale, -a * scale) == pytest.approx(2.0, rel=1e-15)
+
+
+def test_rel_error_in_the_ordinary_range_is_the_plain_formula_bit_for_bit():
+    """No rescaling happens for ordinary values: the result is exactly ||a - b|| / max(||a||, ||b||)."""
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        a, b = rng.standard_normal((2, 4, 5)) * 10.0 ** rng.uniform(-100, 100)
+        expected = float(np.linalg.norm(a - b) / max(np.linalg.norm(a), np.linalg.norm(b)))
+        assert rel_error(a, b) == expected
+
+
+@pytest.mark.parametrize(
+    "a, b, error, pattern",
+    [
+        (np.array([1 + 1e-3j]), np.array([1.0]), TypeError, r"^a: expected real numbers"),
+        (np.array([1.0, np.nan]), np.ones(2), FloatingPointError, r"^a: non-finite"),
+        (np.ones(2), np.array([np.inf, 1.0]), FloatingPointError, r"^b: non-finite"),
+    ],
+    ids=["complex", "NaN in a", "inf in b"],
+)
+def test_rel_error_refuses_what_it_cannot_measure(a, b, error, pattern):
+    with pytest.raises(error, match=pattern):
+        rel_error(a, b)
+
+
+def test_rel_error_reads_tensors_and_numbers():
+    import torch
+
+    assert rel_error(torch.tensor([3.0, 4.0], requires_grad=True), np.array([3.0, 4.0])) == 0.0
+    assert rel_error(2.0, 1.0) == 0.5

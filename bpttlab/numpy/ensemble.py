@@ -27,6 +27,8 @@ from bpttlab._checks import (
     check_optional,
     check_positive_int,
     check_same_dtype,
+    check_seq_batch,
+    check_seq_params,
     check_type,
 )
 from bpttlab.numpy import rnn, seq
@@ -43,7 +45,7 @@ def _check_members(model: seq.SeqModel, params_list: Sequence[seq.SeqParams]) ->
         raise ValueError("params_list: expected a non-empty list of SeqParams, got an empty one")
     shapes = None
     for s, p in enumerate(params_list):
-        seq.check_seq_params(model, p, None, None, name=f"params_list[{s}]")
+        check_seq_params(model, p, None, None, name=f"params_list[{s}]")
         these = tuple(a.shape for a in (*p.cell, *p.readout))
         if shapes is None:
             shapes = these
@@ -93,7 +95,7 @@ def unpack(model: seq.SeqModel, packed: seq.SeqParams, S: int, D: int, H: int, O
     """The S parameter sets held in a packed model (copies)."""
     seq.check_model(model)
     S, D, H, O = (check_positive_int(n, v) for n, v in (("S", S), ("D", D), ("H", H), ("O", O)))
-    seq.check_seq_params(model, packed, S * D, None, name="packed")
+    check_seq_params(model, packed, S * D, None, name="packed")
     got_H, got_O = packed.readout.W_hy.shape[1], packed.readout.W_hy.shape[0]
     if (got_H, got_O) != (S * H, S * O):
         raise ValueError(
@@ -155,8 +157,8 @@ def train_seeds(
         raise ValueError(f"rngs: expected a list of {S} generators (one per parameter set), got {len(rngs)}")
     for s, rng in enumerate(rngs):
         check_generator(f"rngs[{s}]", rng)
-    check_number("lr", lr, positive=True)
-    check_optional(check_number, "max_norm", max_norm, positive=True)
+    lr = check_number("lr", lr, positive=True)
+    max_norm = check_optional(check_number, "max_norm", max_norm, positive=True)
     cell = model.spec.numpy()
     packed = pack(model, params_list)
     owners = _owners(model, packed, S, D, H, O)
@@ -170,7 +172,7 @@ def train_seeds(
                 raise TypeError(f"make_batch: expected it to return a TaskBatch, got {type(b).__name__}")
             name = f"make_batch(rngs[{s}])"
             try:
-                seq.check_seq_batch(b, model, O, name)
+                check_seq_batch(b, model, O, name)
                 check_same_dtype(f"{name}.x", b.x, "params_list[0]", packed.readout.W_hy.dtype)
                 if not float(b.mask.sum()) > 0:
                     raise ValueError(f"{name}.mask: expected at least one step with a loss, got an all-zero mask")

@@ -5,7 +5,7 @@ y = W_2 f(W_1 x + b_1) + b_2, with x (N, D), W_1 (H, D), W_2 (O, H).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from bpttlab._checks import (
     check_choice,
     check_finite,
     check_float_array,
+    check_mlp_params,
     check_same_dtype,
     check_shape,
     check_type,
@@ -32,23 +33,6 @@ class MLPCache(NamedTuple):
     act: layers.ActivationCache
     second: layers.AffineCache
     activation: str
-
-
-def check_mlp_params(params: Any, x: Any, backend: str = "numpy") -> None:
-    """params: MLPParams with W_1 (H, D), b_1 (H,), W_2 (O, H), b_2 (O,) in x's dtype, finite; x (N, D) finite."""
-    check_params_type("params", params, MLPParams)
-    check_float_array("x", x, ("N", "D"), backend)
-    check_finite("x", x)
-    dims = {"W_1": ("H", "D"), "b_1": ("H",), "W_2": ("O", "H"), "b_2": ("O",)}
-    for field, names in dims.items():
-        check_float_array(f"params.{field}", getattr(params, field), names, backend)
-    H, O = params.W_1.shape[0], params.W_2.shape[0]
-    sizes = {"D": x.shape[1], "H": H, "O": O}
-    for field, names in dims.items():
-        value = getattr(params, field)
-        check_shape(f"params.{field}", value, tuple(sizes[n] for n in names), names)
-        check_same_dtype(f"params.{field}", value, "x", x.dtype)
-        check_finite(f"params.{field}", value)
 
 
 def forward(x: np.ndarray, params: MLPParams, activation: str = "tanh") -> tuple[np.ndarray, MLPCache]:

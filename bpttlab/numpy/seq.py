@@ -16,26 +16,20 @@ import numpy as np
 
 from bpttlab._checks import (
     check_array_tree,
-    check_cell_params_named,
     check_cell_state,
-    check_choice,
     check_finite,
     check_float_array,
     check_int,
-    check_int_array,
-    check_nonnegative,
+    check_masked_loss_args,
     check_number,
-    check_optional,
-    check_readout_params,
-    check_same_dtype,
     check_same_tree,
-    check_shape,
-    check_type,
+    check_seq_batch,
+    check_seq_params,
 )
 from bpttlab.numpy import rnn
 from bpttlab.numpy.activations import softmax_xent
 from bpttlab.seqmodel import LOSSES, SeqGrads, SeqModel, SeqParams, SeqResult, check_model
-from bpttlab.tasks import TaskBatch, accuracy, check_task_batch
+from bpttlab.tasks import TaskBatch, accuracy
 from bpttlab.tree import add, leaves
 from bpttlab.truncation import check_truncation, windows
 
@@ -55,71 +49,6 @@ def init_params(model: SeqModel, D: int, H: int, O: int, rng: np.random.Generato
 
     check_model(model)
     return SeqParams(init_cell(model.cell, D, H, rng, **options), init_readout(H, O, rng))
-
-
-def check_seq_params(
-    model: SeqModel, params: Any, D: int | None, dtype: Any, backend: str = "numpy", name: str = "params"
-) -> tuple[int, int]:
-    """params: SeqParams(cell, readout) of ``model``'s cell, input size D, in ``dtype``, finite; return (H, O).
-
-    Messages name the fields as the caller passed them: "params.cell.W_hh", "params.readout.b_y"
-    (``name`` replaces "params", for example "params_list[2]").
-    """
-    check_type(name, params, SeqParams, "a bpttlab.seqmodel.SeqParams(cell, readout)")
-    H = check_cell_params_named(f"{name}.cell", model.spec, params.cell, D, dtype, backend)
-    if dtype is None:
-        dtype = getattr(params.cell, next(iter(model.spec.fields))).dtype
-    O = check_readout_params(f"{name}.readout", params.readout, H, dtype, backend)
-    return H, O
-
-
-def check_seq_batch(batch: Any, model: SeqModel, O: int | None = None, name: str = "batch", backend: str = "numpy") -> Any:
-    """A TaskBatch for ``model`` (bpttlab.tasks.check_task_batch; tensors on the torch backend): its loss is
-    model.loss and, for "mse", its targets have O outputs (the readout's) when O is given."""
-    check_task_batch(batch, name, backend=backend)
-    if batch.loss != model.loss:
-        raise ValueError(f"{name}.loss: expected {model.loss!r} (model.loss), got {batch.loss!r}")
-    if O is not None and batch.loss == "mse" and batch.y.shape[-1] != O:
-        raise ValueError(f"{name}.y: expected O = {O} outputs (from params.readout) on its last axis, got shape {tuple(batch.y.shape)}")
-    return batch
-
-
-def _check_mask(name: str, mask: Any, like: Any, backend: str = "numpy") -> None:
-    """mask (T, B): finite weights >= 0 in the dtype of ``like`` (the outputs it weighs)."""
-    check_float_array(name, mask, ("T", "B"), backend)
-    check_shape(name, mask, tuple(like.shape[:2]), ("T", "B"))
-    check_same_dtype(name, mask, "ys", like.dtype)
-    check_finite(name, mask, time_axis=0)
-    check_nonnegative(name, mask, time_axis=0)
-
-
-def check_masked_loss_args(
-    ys: Any, y: Any, mask: Any, loss: str, normaliser: Any, backend: str = "numpy"
-) -> float | None:
-    """The checks of masked_loss on both backends; returns the normaliser as a float (or None)."""
-    check_choice("loss", loss, LOSSES)
-    check_float_array("ys", ys, ("T", "B", "O"), backend)
-    check_finite("ys", ys, time_axis=0)
-    _check_mask("mask", mask, ys, backend)
-    normaliser = check_optional(check_number, "normaliser", normaliser, positive=True)
-    if loss == "mse":
-        check_float_array("y", y, ("T", "B", "O"), backend)
-        check_shape("y", y, tuple(ys.shape), ("T", "B", "O"))
-        check_same_dtype("y", y, "ys", ys.dtype)
-        check_finite("y", y, time_axis=0)
-    else:
-        if backend == "numpy":
-            if not isinstance(y, np.ndarray) or not np.issubdtype(y.dtype, np.integer):
-                raise TypeError(
-                    f"y: expected integer class labels for loss 'xent', got {getattr(y, 'dtype', type(y).__name__)}"
-                )
-        else:
-            check_int_array("y", y, None, backend="torch")
-        check_shape("y", y, tuple(ys.shape[:2]), ("T", "B"))
-        C = ys.shape[-1]
-        if int(y.min()) < 0 or int(y.max()) >= C:
-            raise ValueError(f"y: expected class labels in [0, {C - 1}], got range [{int(y.min())}, {int(y.max())}]")
-    return normaliser
 
 
 # ----------------------------------------------------------------- masked losses

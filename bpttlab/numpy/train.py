@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 
 from bpttlab._checks import (
+    check_axis,
     check_bool,
     check_callable,
     check_choice,
@@ -20,6 +21,9 @@ from bpttlab._checks import (
     check_number,
     check_optional,
     check_positive_int,
+    check_same_dtype,
+    check_seq_batch,
+    check_seq_params,
 )
 from bpttlab.clip import clip_by_global_norm, clip_by_value, global_norm
 from bpttlab.numpy import seq
@@ -54,7 +58,8 @@ def train(
     progress: show a tqdm bar (for interactive use; keep it off in stored lesson outputs).
     """
     seq.check_model(model)
-    seq.check_seq_params(model, params, None, None)
+    check_seq_params(model, params, None, None)
+    w_x = getattr(params.cell, next(iter(model.spec.fields)))  # (G H, D): the input size and dtype batches must have
     check_callable("make_batch", make_batch, "a function rng -> TaskBatch")
     steps = check_positive_int("steps", steps)
     check_generator("rng", rng)
@@ -80,7 +85,9 @@ def train(
         if not isinstance(batch, TaskBatch):
             raise TypeError(f"make_batch: expected it to return a TaskBatch, got {type(batch).__name__}")
         try:
-            seq.check_seq_batch(batch, model, params.readout.W_hy.shape[0], "make_batch(rng)")
+            check_seq_batch(batch, model, params.readout.W_hy.shape[0], "make_batch(rng)")
+            check_axis("make_batch(rng).x", batch.x, 2, w_x.shape[1], ("T", "B", "D"), "params.cell")
+            check_same_dtype("make_batch(rng).x", batch.x, "params", w_x.dtype)
         except (TypeError, ValueError, FloatingPointError) as err:
             raise type(err)(f"{err} (the batch of training step {i})") from None
         T, B, _ = batch.x.shape
@@ -140,7 +147,8 @@ def train(
 def evaluate(model: seq.SeqModel, params: seq.SeqParams, batch: TaskBatch, tolerance: float = ADDING_TOLERANCE) -> tuple[float, float]:
     """(loss, accuracy) of ``params`` on ``batch`` from a zero initial state."""
     seq.check_model(model)
-    seq.check_seq_batch(batch, model)
+    check_seq_params(model, params, None, None)
+    check_seq_batch(batch, model, params.readout.W_hy.shape[0])
     check_number("tolerance", tolerance, positive=True)
     T, B, _ = batch.x.shape
     state0 = model.spec.numpy().zero_state(params.cell, B)

@@ -56,9 +56,7 @@ def seeded(generator: Any) -> Iterator[None]:
 
 def _recurrent(cell: str, D: int, H: int, layers: int = 1) -> nn.Module:
     spec = cells.get(cell)
-    check_positive_int("D", D)
-    check_positive_int("H", H)
-    check_positive_int("layers", layers)
+    D, H, layers = check_positive_int("D", D), check_positive_int("H", H), check_positive_int("layers", layers)
     made = spec.nn()
     if made is None:
         raise ValueError(f"cell: {cell!r} with its default option has no torch.nn module")
@@ -126,8 +124,7 @@ class SequenceRegressor(nn.Module):
 
     def __init__(self, D: int, H: int, O: int, cell: str = "lstm", *, generator: Any = None) -> None:
         super().__init__()
-        check_positive_int("D", D)
-        check_positive_int("O", O)
+        D, O = check_positive_int("D", D), check_positive_int("O", O)
         self.D = D
         with seeded(generator):
             self.core = _recurrent(cell, D, H)
@@ -144,7 +141,7 @@ class FrameEncoder(nn.Module):
 
     def __init__(self, size: int, features: int, channels: int = 8) -> None:
         super().__init__()
-        _frame_sizes(size, features, channels)
+        size, features, channels = _frame_sizes(size, features, channels)
         self.size, self.features = size, features
         self.net = nn.Sequential(
             nn.Conv2d(1, channels, 3, stride=2, padding=1), nn.ReLU(),
@@ -163,7 +160,7 @@ class FrameDecoder(nn.Module):
 
     def __init__(self, size: int, features: int, channels: int = 8) -> None:
         super().__init__()
-        _frame_sizes(size, features, channels)
+        size, features, channels = _frame_sizes(size, features, channels)
         self.size, self.channels, self.features = size, channels, features
         self.fc = nn.Linear(features, 2 * channels * (size // 4) ** 2)
         self.net = nn.Sequential(
@@ -194,7 +191,7 @@ class NextFramePredictor(nn.Module):
     ) -> None:
         super().__init__()
         base_rate = check_number("base_rate", base_rate, low=0.0, high=1.0, open_low=True, open_high=True)
-        _frame_sizes(size, features)
+        size, features, _ = _frame_sizes(size, features)
         self.size = size
         with seeded(generator):
             self.encoder = FrameEncoder(size, features)
@@ -245,8 +242,8 @@ class PerFrameClassifier(nn.Module):
         self, size: int = 16, n_classes: int = 4, features: int = 32, normalize: bool = True, *, generator: Any = None
     ) -> None:
         super().__init__()
-        check_positive_int("n_classes", n_classes)
-        _frame_sizes(size, features)
+        n_classes = check_positive_int("n_classes", n_classes)
+        size, features, _ = _frame_sizes(size, features)
         self.size, self.normalize, self.n_classes = size, check_bool("normalize", normalize), n_classes
         with seeded(generator):
             self.encoder = FrameEncoder(size, features)
@@ -279,10 +276,9 @@ class PooledFrameClassifier(nn.Module):
         *, generator: Any = None,
     ) -> None:
         super().__init__()
-        check_positive_int("n_classes", n_classes)
-        check_positive_int("features", features)
-        check_positive_int("hidden", hidden)
-        _frame_sizes(size, features)
+        n_classes = check_positive_int("n_classes", n_classes)
+        features, hidden = check_positive_int("features", features), check_positive_int("hidden", hidden)
+        size, features, _ = _frame_sizes(size, features)
         self.size, self.normalize, self.features = size, check_bool("normalize", normalize), features
         with seeded(generator):
             self.encoder = FrameEncoder(size, features)
@@ -311,8 +307,8 @@ class CNNRNNClassifier(nn.Module):
         normalize: bool = True, *, generator: Any = None,
     ) -> None:
         super().__init__()
-        check_positive_int("n_classes", n_classes)
-        _frame_sizes(size, features)
+        n_classes = check_positive_int("n_classes", n_classes)
+        size, features, _ = _frame_sizes(size, features)
         self.size, self.normalize = size, check_bool("normalize", normalize)
         with seeded(generator):
             self.encoder = FrameEncoder(size, features)
@@ -389,13 +385,12 @@ def detach_state(state: Any) -> Any:
     return detach(state)
 
 
-def _frame_sizes(size: Any, features: Any, channels: Any = 8) -> None:
-    """size: a positive multiple of 4 (two stride-2 convolutions); features, channels: positive ints."""
-    check_positive_int("size", size)
+def _frame_sizes(size: Any, features: Any, channels: Any = 8) -> tuple[int, int, int]:
+    """size: a positive multiple of 4 (two stride-2 convolutions); features, channels: positive ints. Returns them as ints."""
+    size = check_positive_int("size", size)
     if size % 4 != 0:
         raise ValueError(f"size: expected a multiple of 4 (two stride-2 convolutions), got {size}")
-    check_positive_int("features", features)
-    check_positive_int("channels", channels)
+    return size, check_positive_int("features", features), check_positive_int("channels", channels)
 
 
 def _flat(name: str, value: Any, width: int, dims: tuple[str, str], module: nn.Module) -> None:

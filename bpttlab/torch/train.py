@@ -183,6 +183,7 @@ def train(
 def evaluate(model: torch.nn.Module, batch: TaskBatch, tolerance: float = ADDING_TOLERANCE) -> tuple[float, float]:
     """(loss, accuracy) of ``model`` on ``batch`` from a fresh state (accuracy as in bpttlab.tasks.accuracy)."""
     check_type("model", model, torch.nn.Module, "a torch.nn.Module")
+    check_type("batch", batch, TaskBatch, "a bpttlab.tasks.TaskBatch")
     check_task_batch(batch, "batch", False, _backend(batch))
     check_number("tolerance", tolerance, positive=True)
     t = to_tensors(batch, _param_dtype(model))
