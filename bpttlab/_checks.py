@@ -602,3 +602,33 @@ def check_masked_loss_args(
         if int(y.min()) < 0 or int(y.max()) >= C:
             raise ValueError(f"y: expected class labels in [0, {C - 1}], got range [{int(y.min())}, {int(y.max())}]")
     return normaliser
+
+
+def check_seq_inputs(
+    model: Any, x: Any, x_name: str, state: Any, state_name: str, params: Any, backend: str = "numpy"
+) -> tuple[int, int]:
+    """x (T, B, D) float, finite; params of model's cell (check_seq_params) in x's dtype; the state (B, H).
+
+    ``x_name`` and ``state_name`` are how the caller's arguments are called ("batch.x", "state_start").
+    Returns (H, O).
+    """
+    check_float_array(x_name, x, ("T", "B", "D"), backend)
+    check_finite(x_name, x, time_axis=0)
+    H, O = check_seq_params(model, params, x.shape[-1], x.dtype, backend)
+    check_cell_state(model.spec, state_name, state, x.shape[1], H, x.dtype, backend)
+    return H, O
+
+
+def check_seq_call(batch: Any, state: Any, state_name: str, params: Any, model: Any, backend: str = "numpy") -> int:
+    """The arguments of an objective over a whole batch (loss_and_grads, window_loss_and_grads, loss, ...): the
+    model, the batch (check_seq_batch), the state it starts from and the parameters, which must fit one another.
+
+    Returns O, the readout's number of outputs.
+    """
+    from bpttlab.seqmodel import check_model
+
+    check_model(model)
+    check_seq_batch(batch, model, backend=backend)
+    _, O = check_seq_inputs(model, batch.x, "batch.x", state, state_name, params, backend)
+    check_seq_batch(batch, model, O, backend=backend)
+    return O

@@ -37,7 +37,7 @@ from bpttlab.params import ReadoutParams
 from bpttlab.tasks import TaskBatch
 
 
-def _check_members(model: seq.SeqModel, params_list: Sequence[seq.SeqParams]) -> tuple[int, int, int]:
+def _member_sizes(model: seq.SeqModel, params_list: Sequence[seq.SeqParams]) -> tuple[int, int, int]:
     """Check the parameter sets; return (D, H, O) shared by all of them."""
     seq.check_model(model)
     check_type("params_list", params_list, (list, tuple), "a non-empty list of SeqParams")
@@ -72,7 +72,7 @@ def _blocks(field: str, cell: str, S: int, D: int, H: int):
 
 def pack(model: seq.SeqModel, params_list: Sequence[seq.SeqParams]) -> seq.SeqParams:
     """One block-diagonal SeqParams (hidden S * H, input S * D, output S * O) holding every seed."""
-    D, H, O = _check_members(model, params_list)
+    D, H, O = _member_sizes(model, params_list)
     S = len(params_list)
     fields = {}
     for field in params_list[0].cell._fields:
@@ -148,7 +148,7 @@ def train_seeds(
     (full BPTT, Adam started afresh, clipping by the seed's own global norm) would train it.
     Returns (trained parameter sets, training losses of shape (S, steps)).
     """
-    D, H, O = _check_members(model, params_list)
+    D, H, O = _member_sizes(model, params_list)
     S = len(params_list)
     check_callable("make_batch", make_batch, "a function rng -> TaskBatch")
     steps = check_positive_int("steps", steps)

@@ -16,15 +16,12 @@ import numpy as np
 
 from bpttlab._checks import (
     check_array_tree,
-    check_cell_state,
-    check_finite,
-    check_float_array,
     check_int,
     check_masked_loss_args,
     check_number,
     check_same_tree,
-    check_seq_batch,
-    check_seq_params,
+    check_seq_call,
+    check_seq_inputs,
 )
 from bpttlab.numpy import rnn
 from bpttlab.numpy.activations import softmax_xent
@@ -82,40 +79,13 @@ def masked_loss(
 # ----------------------------------------------------------------- forward and gradients
 
 
-def _check_inputs(model: Any, x: Any, x_name: str, state: Any, state_name: str, params: Any) -> tuple[int, int]:
-    """x (T, B, D) float, finite; params of model's cell in x's dtype; the state (B, H). Returns (H, O)."""
-    check_float_array(x_name, x, ("T", "B", "D"))
-    check_finite(x_name, x, time_axis=0)
-    H, O = check_seq_params(model, params, x.shape[-1], x.dtype)
-    check_cell_state(model.spec, state_name, state, x.shape[1], H, x.dtype)
-    return H, O
-
-
 def forward(x: np.ndarray, state0: Any, params: SeqParams, model: SeqModel) -> tuple[np.ndarray, Any]:
     """Outputs y_t = W_hy h_t + b_y of every step.  x (T, B, D) -> ys (T, B, O), cell cache."""
     check_model(model)
-    _check_inputs(model, x, "x", state0, "state0", params)
+    check_seq_inputs(model, x, "x", state0, "state0", params)
     hs, cache = _cell(model).forward(x, state0, params.cell, **model.options())
     ys, _ = rnn.readout_forward(hs, params.readout)
     return ys, cache
-
-
-def _check_window_args(batch: Any, state_start: Any, params: Any, model: Any, start: Any, first_loss_step: Any,
-                       stop: Any, normaliser: Any, state_name: str = "state_start") -> tuple[int, int, int, float]:
-    check_model(model)
-    check_seq_batch(batch, model)
-    _, O = _check_inputs(model, batch.x, "batch.x", state_start, state_name, params)
-    check_seq_batch(batch, model, O)
-    start, first_loss_step, stop = (
-        check_int(name, v) for name, v in (("start", start), ("first_loss_step", first_loss_step), ("stop", stop))
-    )
-    normaliser = check_number("normaliser", normaliser, positive=True)
-    if not 0 <= start <= first_loss_step < stop <= batch.x.shape[0]:
-        raise ValueError(
-            f"start, first_loss_step, stop: expected 0 <= start <= first_loss_step < stop <= T, "
-            f"got {start}, {first_loss_step}, {stop} with T = {batch.x.shape[0]}"
-        )
-    return start, first_loss_step, stop, normaliser
 
 
 def window_loss_and_grads(
@@ -135,9 +105,16 @@ def window_loss_and_grads(
     positive number (the sum of the whole batch's mask, for the loss of the whole sequence).
     Returns (loss, grads, cache of the window's forward pass).
     """
-    start, first_loss_step, stop, normaliser = _check_window_args(
-        batch, state_start, params, model, start, first_loss_step, stop, normaliser
+    check_seq_call(batch, state_start, "state_start", params, model)
+    start, first_loss_step, stop = (
+        check_int(name, v) for name, v in (("start", start), ("first_loss_step", first_loss_step), ("stop", stop))
     )
+    normaliser = check_number("normaliser", normaliser, positive=True)
+    if not 0 <= start <= first_loss_step < stop <= batch.x.shape[0]:
+        raise ValueError(
+            f"start, first_loss_step, stop: expected 0 <= start <= first_loss_step < stop <= T, "
+            f"got {start}, {first_loss_step}, {stop} with T = {batch.x.shape[0]}"
+        )
     return _window(batch, state_start, params, model, start, first_loss_step, stop, normaliser)
 
 
@@ -168,10 +145,7 @@ def loss_and_grads(
     k1 = k2 = None gives full BPTT. With truncation the loss is the same number; only
     the gradient changes: each chunk's losses reach back at most k2 steps.
     """
-    check_model(model)
-    check_seq_batch(batch, model)
-    _, O = _check_inputs(model, batch.x, "batch.x", state0, "state0", params)
-    check_seq_batch(batch, model, O)
+    check_seq_call(batch, state0, "state0", params, model)
     T = batch.x.shape[0]
     k1, k2 = check_truncation(T, k1, k2)
     normaliser = float(batch.mask.sum())

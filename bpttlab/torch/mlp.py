@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 
 from bpttlab._checks import check_choice, check_mlp_params
-
 from bpttlab.params import MLPParams, check_params_type
 from bpttlab.torch import layers
 
 ACTIVATIONS = {"tanh": layers.tanh_forward, "sigmoid": layers.sigmoid_forward, "relu": layers.relu_forward}
+
 
 def forward(x: torch.Tensor, params: MLPParams, activation: str = "tanh") -> torch.Tensor:
     """y = W_2 f(W_1 x + b_1) + b_2.  x (N, D) -> y (N, O)."""

@@ -16,20 +16,17 @@ import torch
 import torch.nn.functional as F
 
 from bpttlab._checks import (
-    check_cell_state,
     check_choice,
-    check_finite,
-    check_float_array,
     check_masked_loss_args,
-    check_seq_batch,
-    check_seq_params,
+    check_seq_call,
+    check_seq_inputs,
     check_type,
 )
-
 from bpttlab.seqmodel import LOSSES, SeqModel, SeqParams, check_model
 from bpttlab.tasks import TaskBatch
 from bpttlab.torch import rnn
 from bpttlab.truncation import windows
+
 
 def batch_to_torch(batch: TaskBatch, dtype: torch.dtype | None = None) -> TaskBatch:
     """A TaskBatch of tensors: x, mask and float targets copied (in ``dtype`` if given); integer labels as int64.
@@ -62,6 +59,7 @@ def batch_to_torch(batch: TaskBatch, dtype: torch.dtype | None = None) -> TaskBa
         x, mask = x.to(dtype), mask.to(dtype)
     return TaskBatch(x, y, mask, batch.loss)
 
+
 def _kind(value: Any) -> str:
     """The NumPy dtype kind of an array or tensor: "f" float, "i"/"u" integer, "b" bool, "c" complex."""
     if isinstance(value, torch.Tensor):
@@ -72,20 +70,14 @@ def _kind(value: Any) -> str:
         return "b" if value.dtype == torch.bool else "i"
     return value.dtype.kind
 
-def _check_inputs(model: Any, x: Any, x_name: str, state: Any, state_name: str, params: Any) -> tuple[int, int]:
-    """x (T, B, D) float tensor, finite; params of model's cell in x's dtype; the state (B, H). Returns (H, O)."""
-    check_float_array(x_name, x, ("T", "B", "D"), "torch")
-    check_finite(x_name, x, time_axis=0)
-    H, O = check_seq_params(model, params, x.shape[-1], x.dtype, "torch")
-    check_cell_state(model.spec, state_name, state, x.shape[1], H, x.dtype, "torch")
-    return H, O
 
 def forward(x: torch.Tensor, state0: Any, params: SeqParams, model: SeqModel) -> tuple[torch.Tensor, Any]:
     """Outputs y_t = W_hy h_t + b_y of every step.  x (T, B, D) -> ys (T, B, O), cell cache."""
     check_model(model)
-    _check_inputs(model, x, "x", state0, "state0", params)
+    check_seq_inputs(model, x, "x", state0, "state0", params, "torch")
     hs, cache = model.spec.torch().forward(x, state0, params.cell, **model.options())
     return rnn.readout_forward(hs, params.readout), cache
+
 
 def masked_loss(
     ys: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, loss: str, normaliser: float | None = None
@@ -107,19 +99,13 @@ def masked_loss(
     per_step = F.cross_entropy(ys.reshape(-1, C), y.reshape(-1), reduction="none").reshape(y.shape)
     return (mask * per_step).sum() / N
 
-def _check_batch(batch: Any, state0: Any, params: Any, model: Any) -> TaskBatch:
-    """A TaskBatch of tensors for ``model`` (see check_seq_batch), with state0 and params that fit it."""
-    check_model(model)
-    check_seq_batch(batch, model, backend="torch")
-    _, O = _check_inputs(model, batch.x, "batch.x", state0, "state0", params)
-    check_seq_batch(batch, model, O, backend="torch")
-    return batch
 
 def loss(batch: TaskBatch, state0: Any, params: SeqParams, model: SeqModel) -> torch.Tensor:
     """The full objective; its gradient is full BPTT."""
-    _check_batch(batch, state0, params, model)
+    check_seq_call(batch, state0, "state0", params, model, "torch")
     ys, _ = forward(batch.x, state0, params, model)
     return masked_loss(ys, batch.y, batch.mask, model.loss)
+
 
 def truncated_objective(
     batch: TaskBatch, state0: Any, params: SeqParams, model: SeqModel, k1: int | None = None, k2: int | None = None
@@ -129,7 +115,7 @@ def truncated_objective(
     Every k1-step chunk contributes its losses through a window of k2 steps that starts
     from a constant state (computed under torch.no_grad), so no gradient crosses a window start.
     """
-    _check_batch(batch, state0, params, model)
+    check_seq_call(batch, state0, "state0", params, model, "torch")
     T = batch.x.shape[0]
     schedule = windows(T, k1, k2)
     cell = model.spec.torch()
