@@ -274,6 +274,8 @@ def check_cell_params_named(
     H = int(W_h.shape[1])
     if dtype is None:
         dtype = W_h.dtype
+    elif not is_tensor(W_h):
+        dtype = np.dtype(dtype)
     for f, dims in spec.fields.items():
         value = check_float_array(f"{name}.{f}", getattr(params, f), names[f], backend)
         expected = []
@@ -285,8 +287,13 @@ def check_cell_params_named(
             else:
                 expected.append(value.shape[len(expected)] if D is None else D)
         if tuple(value.shape) != tuple(expected):
-            hint = f" with D = {D} (from x)" if "D" in dims and D is not None else f" with H = {H} (from {name}.{w_h})"
-            raise ValueError(f"{name}.{f}: expected shape {_shape_str(names[f])}{hint} = {tuple(expected)}, got {tuple(value.shape)}")
+            axis = next(a for a, got, want in zip(dims, value.shape, expected) if got != want)
+            source = "its own columns" if f == w_h else f"the columns of {name}.{w_h}"
+            hint = f"D = {D} (from x)" if axis == "D" else f"H = {H} (from {source})"
+            raise ValueError(
+                f"{name}.{f}: expected shape {_shape_str(names[f])} with {hint} = {tuple(expected)}, "
+                f"got {tuple(value.shape)}"
+            )
         check_same_dtype(f"{name}.{f}", value, "x", dtype)
         check_finite(f"{name}.{f}", value)
     return H
@@ -478,6 +485,12 @@ def check_same_tree(name: str, tree: Any, like: Any, like_name: str) -> None:
             f"{name}: expected shape {tuple(getattr(like, 'shape', ()))} (as in {like_name}), "
             f"got {tuple(getattr(tree, 'shape', ())) if hasattr(tree, 'shape') else type(tree).__name__}"
         )
+
+
+def leading_dims(a: Any, last: str) -> tuple[str, ...]:
+    """Axis names for an array (T, B, last), or (n0, ..., last) for another number of leading axes."""
+    ndim = getattr(a, "ndim", 3)
+    return ("T", "B", last) if ndim == 3 else tuple(f"n{i}" for i in range(max(ndim - 1, 0))) + (last,)
 
 
 def check_readout_params(name: str, readout: Any, H: int, dtype: Any, backend: str = "numpy") -> int:

@@ -128,7 +128,11 @@ class CellSpec:
 
     def param_count(self, D: int, H: int, biases: int | None = None) -> int:
         """gates * H * (D + H + biases); ``biases`` per gate block, default bpttlab's (torch.nn: 2)."""
-        return self.gates * H * (D + H + (self.biases if biases is None else biases))
+        from bpttlab._checks import check_int, check_positive_int
+
+        D, H = check_positive_int("D", D), check_positive_int("H", H)
+        biases = self.biases if biases is None else check_int("biases", biases, 1, 2)
+        return self.gates * H * (D + H + biases)
 
 
 def _layer(gates: int, bias_names: tuple[str, ...], w_x: str, w_h: str) -> dict[str, tuple[str, ...]]:

@@ -65,30 +65,6 @@ GOOD: list[Any] = []
 
 # Rows that fail today in modules this table does not own (the cell modules and bpttlab.cells): reported to
 # their owner with the failing call. strict=True: once fixed, the row passes and the marker must go.
-CELL_OWNER = "reported to the owner of the cell modules"
-KNOWN_GAPS: dict[str, str] = {}
-for _b in ("numpy", "torch"):
-    for _what in ("readout.W_hy H wrong", "readout.b_y O wrong", "readout.W_hy NaN", "hs NaN", "hs list"):
-        KNOWN_GAPS[f"{_b}/rnn-tanh/readout_forward/{_what}"] = (
-            f"{CELL_OWNER}: rnn.readout_forward lets bpttlab.*.layers.affine_forward report, naming its own x, W, b"
-        )
-    _loss = "mse_loss_and_grads" if _b == "numpy" else "mse_loss"
-    for _what in ("targets O wrong", "targets NaN"):
-        KNOWN_GAPS[f"{_b}/rnn-tanh/{_loss}/{_what}"] = f"{CELL_OWNER}: rnn.{_loss} names 'target' (layers.mse_loss's)"
-for _what in ("D 0", "H str", "biases 3"):
-    KNOWN_GAPS[f"helpers/cells/CellSpec.param_count/{_what}"] = (
-        "reported to the owner of bpttlab.cells: CellSpec.param_count checks nothing (0, '4' and 3 give a number or an unnamed error)"
-    )
-for _what in ("dys O wrong", "dys NaN"):
-    KNOWN_GAPS[f"numpy/rnn-tanh/readout_backward/{_what}"] = f"{CELL_OWNER}: rnn.readout_backward names 'dout'"
-for _v in cells.VARIANTS:
-    for _fn in ("backward", "state_grads", "state_at"):
-        KNOWN_GAPS[f"torch/{_v.id}/{_fn}/cache of another cell"] = (
-            f"{CELL_OWNER}: every torch cell's cache is bpttlab.torch._cell.Cache, so another cell's cache "
-            "passes the type check (then AttributeError, an unnamed TypeError from _step, or a silent result)"
-        )
-
-
 _USED: set[str] = set()
 
 
@@ -106,8 +82,7 @@ def _unique(case_id: str, pattern: str) -> str:
 
 def bad(case_id: str, call: Callable[[], Any], exc: type[BaseException], pattern: str) -> None:
     """One row: ``call()`` raises exactly ``exc`` with a message matching ``pattern`` (re.search)."""
-    marks = [pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[case_id])] if case_id in KNOWN_GAPS else []
-    CASES.append(pytest.param(call, exc, pattern, id=_unique(case_id, pattern), marks=marks))
+    CASES.append(pytest.param(call, exc, pattern, id=_unique(case_id, pattern)))
 
 
 def good(case_id: str, with_numpy_scalars: Callable[[], Any], with_python_numbers: Callable[[], Any]) -> None:

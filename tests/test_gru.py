@@ -132,12 +132,12 @@ BAD_FORWARD = {
     "W_h LSTM-sized": (
         lambda x, h, p: (x, h, p._replace(W_h=np.concatenate([p.W_h, p.W_h[:5]]))),
         ValueError,
-        r"params.W_h: expected shape \(3H, H\) with H = 5 \(from params.W_h\) = \(15, 5\), got \(20, 5\)",
+        r"params.W_h: expected shape \(3H, H\) with H = 5 \(from its own columns\) = \(15, 5\), got \(20, 5\)",
     ),
     "b_hh length": (
         lambda x, h, p: (x, h, p._replace(b_hh=np.zeros(16))),
         ValueError,
-        r"params.b_hh: expected shape \(3H,\) with H = 5 \(from params.W_h\) = \(15,\), got \(16,\)",
+        r"params.b_hh: expected shape \(3H,\) with H = 5 \(from the columns of params.W_h\) = \(15,\), got \(16,\)",
     ),
     "b_hh float32": (
         lambda x, h, p: (x, h, p._replace(b_hh=p.b_hh.astype(np.float32))),

@@ -126,7 +126,7 @@ BAD_FORWARD = {
     "W_x rows": (
         lambda x, s, p: (x, s, p._replace(W_x=p.W_x[:-4])),
         ValueError,
-        r"params.W_x: expected shape \(4H, D\) with D = 3 \(from x\) = \(20, 3\), got \(16, 3\)",
+        r"params.W_x: expected shape \(4H, D\) with H = 5 \(from the columns of params.W_h\) = \(20, 3\), got \(16, 3\)",
     ),
     "b rank": (lambda x, s, p: (x, s, p._replace(b=p.b[None])), ValueError, r"params.b: expected 1 axes \(4H,\)"),
     "x float32, params float64": (

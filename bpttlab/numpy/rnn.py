@@ -27,6 +27,9 @@ from bpttlab._checks import (
     check_float_array,
     check_int,
     check_params_type,
+    check_readout_params,
+    leading_dims,
+    check_same_dtype,
     check_shape,
     check_upstream,
 )
@@ -150,13 +153,23 @@ def backward(dhs: np.ndarray, cache: RNNCache) -> tuple[np.ndarray, np.ndarray, 
 
 
 def readout_forward(hs: np.ndarray, readout: ReadoutParams) -> tuple[np.ndarray, layers.AffineCache]:
-    """y_t = W_hy h_t + b_y at every step.  hs (T, B, H) -> ys (T, B, O)."""
-    check_params_type("readout", readout, ReadoutParams)
+    """y_t = W_hy h_t + b_y at every step.  hs (T, B, H) -> ys (T, B, O) (any leading axes: (..., H) -> (..., O))."""
+    dims = leading_dims(hs, "H")
+    check_float_array("hs", hs, dims)
+    check_finite("hs", hs, time_axis=0 if len(dims) == 3 else None)
+    check_readout_params("readout", readout, hs.shape[-1], hs.dtype)
     return layers.affine_forward(hs, readout.W_hy, readout.b_y)
 
 
 def readout_backward(dys: np.ndarray, cache: layers.AffineCache) -> tuple[np.ndarray, ReadoutGrads]:
     """dys (T, B, O) -> dhs (T, B, H), ReadoutGrads."""
+    check_params_type("cache", cache, layers.AffineCache)
+    O = cache.W.shape[0]
+    dims = leading_dims(cache.x, "O")
+    check_float_array("dys", dys, dims)
+    check_shape("dys", dys, cache.x.shape[:-1] + (O,), dims)
+    check_same_dtype("dys", dys, "the forward pass", cache.x.dtype)
+    check_finite("dys", dys, time_axis=0 if len(dims) == 3 else None)
     dhs, dW_hy, db_y = layers.affine_backward(dys, cache)
     return dhs, ReadoutGrads(dW_hy, db_y)
 
@@ -185,6 +198,10 @@ def mse_loss_and_grads(
     """
     hs, rnn_cache = forward(x, h0, params, activation)
     ys, out_cache = readout_forward(hs, readout)
+    check_float_array("targets", targets, ("T", "B", "O"))
+    check_shape("targets", targets, ys.shape, ("T", "B", "O"))
+    check_same_dtype("targets", targets, "x", x.dtype)
+    check_finite("targets", targets, time_axis=0)
     loss, dys = layers.mse_loss(ys, targets, reduction)
     dhs, readout_grads = readout_backward(dys, out_cache)
     dx, dh0, rnn_grads = backward(dhs, rnn_cache)

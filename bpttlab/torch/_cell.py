@@ -29,8 +29,9 @@ Step = Callable[..., Any]
 
 
 class StepCache(NamedTuple):
-    """What step_backward needs: the inputs of the step, the cell's options and its output state."""
+    """What step_backward needs: the cell's name, the inputs of the step, its options and its output state."""
 
+    cell: str
     x_t: torch.Tensor
     state_prev: Any
     params: Any
@@ -39,8 +40,9 @@ class StepCache(NamedTuple):
 
 
 class Cache(NamedTuple):
-    """What backward needs: the inputs of the forward pass, the options, hs (T, B, H) and the T + 1 states."""
+    """What backward needs: the cell's name, the inputs of the forward pass, the options, hs (T, B, H), the T + 1 states."""
 
+    cell: str
     x: torch.Tensor
     state0: Any
     params: Any
@@ -80,7 +82,16 @@ def step_forward(spec: CellSpec, step: Step, x_t: Any, state_prev: Any, params: 
     check_inputs(spec, x_t, state_prev, params, options, step=True)
     state_t = step(x_t, state_prev, params, **options)
     check_finite("h_t", _h(spec, state_t))
-    return state_t, StepCache(x_t, state_prev, params, dict(options), state_t)
+    return state_t, StepCache(spec.name, x_t, state_prev, params, dict(options), state_t)
+
+
+def _check_cache(spec: CellSpec, cache: Any, cls: type) -> None:
+    """``cache`` must come from this cell's forward function (not another cell's, not another kind)."""
+    check_params_type("cache", cache, cls)
+    if cache.cell != spec.name:
+        raise TypeError(
+            f"cache: expected the cache of bpttlab.torch.{spec.name}'s forward pass, got that of {cache.cell!r}"
+        )
 
 
 def _leaf(t: torch.Tensor) -> torch.Tensor:
@@ -93,7 +104,7 @@ def _grad(outputs: list[torch.Tensor], inputs: list[torch.Tensor], grad_outputs:
 
 
 def step_backward(spec: CellSpec, step: Step, dstate_t: Any, cache: Any):
-    check_params_type("cache", cache, StepCache)
+    _check_cache(spec, cache, StepCache)
     B, H = _h(spec, cache.state_t).shape
     name = "dstate_t" if spec.state_grads else "dh_t"
     check_cell_state(spec, name, dstate_t, B, H, cache.x_t.dtype, "torch", grads=spec.state_grads is not None)
@@ -120,7 +131,7 @@ def forward(spec: CellSpec, step: Step, x: Any, state0: Any, params: Any, option
     sts = run(spec, step, x, state0, params, options)
     hs = torch.stack([_h(spec, s) for s in sts[1:]])
     check_finite("hs (hidden states)", hs, time_axis=0)
-    return hs, Cache(x, state0, params, dict(options), hs, sts)
+    return hs, Cache(spec.name, x, state0, params, dict(options), hs, sts)
 
 
 def states(spec: CellSpec, step: Step, x: Any, state0: Any, params: Any, options: dict[str, Any]) -> list[Any]:
@@ -138,7 +149,7 @@ def _replay(spec: CellSpec, step: Step, cache: Cache):
 
 
 def backward(spec: CellSpec, step: Step, dhs: Any, cache: Any):
-    check_params_type("cache", cache, Cache)
+    _check_cache(spec, cache, Cache)
     check_upstream("dhs", dhs, cache.hs, ("T", "B", "H"), "torch")
     x, s0, params, sts = _replay(spec, step, cache)
     hs = torch.stack([_h(spec, s) for s in sts[1:]])
@@ -149,15 +160,15 @@ def backward(spec: CellSpec, step: Step, dhs: Any, cache: Any):
 
 
 def state_grads(spec: CellSpec, step: Step, dhs: Any, cache: Any) -> torch.Tensor:
-    check_params_type("cache", cache, Cache)
+    _check_cache(spec, cache, Cache)
     check_upstream("dhs", dhs, cache.hs, ("T", "B", "H"), "torch")
     _, _, _, sts = _replay(spec, step, cache)
     h_list = [_h(spec, s) for s in sts[1:]]
     return torch.stack(_grad([torch.stack(h_list)], h_list, [dhs]))
 
 
-def state_at(cache: Any, t: Any) -> Any:
-    check_params_type("cache", cache, Cache)
+def state_at(spec: CellSpec, cache: Any, t: Any) -> Any:
+    _check_cache(spec, cache, Cache)
     t = check_int("t", t, 0, cache.x.shape[0])
     return cache.states[t]
 

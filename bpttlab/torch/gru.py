@@ -60,7 +60,7 @@ def states(x: torch.Tensor, h0: torch.Tensor, params: GRUParams, variant: str = 
 
 def state_at(cache: Cache, t: int) -> torch.Tensor:
     """The hidden state after t steps of the forward pass (t = 0 gives h0). (B, H)."""
-    return _cell.state_at(cache, t)
+    return _cell.state_at(SPEC, cache, t)
 
 
 def zero_state(params: GRUParams, B: int) -> torch.Tensor:

@@ -50,7 +50,7 @@ def states(x: torch.Tensor, state0: LSTMState, params: LSTMParams) -> list[LSTMS
 
 def state_at(cache: Cache, t: int) -> LSTMState:
     """The state after t steps of the forward pass (t = 0 gives state0)."""
-    return _cell.state_at(cache, t)
+    return _cell.state_at(SPEC, cache, t)
 
 
 def zero_state(params: LSTMParams, B: int) -> LSTMState:

@@ -11,7 +11,15 @@ from typing import Any
 import torch
 
 from bpttlab import cells
-from bpttlab._checks import check_choice, check_params_type
+from bpttlab._checks import (
+    check_choice,
+    check_finite,
+    check_float_array,
+    check_readout_params,
+    leading_dims,
+    check_same_dtype,
+    check_shape,
+)
 from bpttlab.params import ReadoutParams, RNNGrads, RNNParams
 from bpttlab.torch import _cell, layers
 from bpttlab.torch._cell import Cache, StepCache
@@ -58,7 +66,7 @@ def states(x: torch.Tensor, h0: torch.Tensor, params: RNNParams, activation: str
 
 def state_at(cache: Cache, t: int) -> torch.Tensor:
     """The hidden state after t steps of the forward pass that made ``cache`` (t = 0 gives h0). (B, H)."""
-    return _cell.state_at(cache, t)
+    return _cell.state_at(SPEC, cache, t)
 
 
 def zero_state(params: RNNParams, B: int) -> torch.Tensor:
@@ -72,8 +80,11 @@ def state_grads(dhs: torch.Tensor, cache: Cache) -> torch.Tensor:
 
 
 def readout_forward(hs: torch.Tensor, readout: ReadoutParams) -> torch.Tensor:
-    """y_t = W_hy h_t + b_y.  hs (T, B, H) -> ys (T, B, O)."""
-    check_params_type("readout", readout, ReadoutParams)
+    """y_t = W_hy h_t + b_y.  hs (T, B, H) -> ys (T, B, O) (any leading axes: (..., H) -> (..., O))."""
+    dims = leading_dims(hs, "H")
+    check_float_array("hs", hs, dims, "torch")
+    check_finite("hs", hs, time_axis=0 if len(dims) == 3 else None)
+    check_readout_params("readout", readout, hs.shape[-1], hs.dtype, "torch")
     return layers.affine_forward(hs, readout.W_hy, readout.b_y)
 
 
@@ -89,7 +100,12 @@ def mse_loss(
     """The loss of ``bpttlab.numpy.rnn.mse_loss_and_grads``; call ``.backward()`` for BPTT."""
     check_choice("activation", activation, ACTIVATIONS)
     hs, _ = forward(x, h0, params, activation)
-    return layers.mse_loss(readout_forward(hs, readout), targets, reduction)
+    ys = readout_forward(hs, readout)
+    check_float_array("targets", targets, ("T", "B", "O"), "torch")
+    check_shape("targets", targets, ys.shape, ("T", "B", "O"))
+    check_same_dtype("targets", targets, "x", x.dtype)
+    check_finite("targets", targets, time_axis=0)
+    return layers.mse_loss(ys, targets, reduction)
 
 
 __all__: list[Any] = [
