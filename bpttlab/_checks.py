@@ -299,6 +299,26 @@ def check_cell_params_named(
     return H
 
 
+def check_cell_inputs(
+    spec: Any, x: Any, state: Any, params: Any, options: dict[str, Any], step: bool, backend: str = "numpy"
+) -> int:
+    """Validate the arguments of a cell's forward function on either backend; return H.
+
+    step: x_t (B, D) and state_prev (h_prev for a one-array state) of step_forward, else x (T, B, D)
+    and state0 (h0) of forward; options: the cell's option keyword, checked against the registry.
+    """
+    spec.options(**options)
+    if step:
+        xname, sname, dims = "x_t", "state_prev" if spec.state else "h_prev", ("B", "D")
+    else:
+        xname, sname, dims = "x", "state0" if spec.state else "h0", ("T", "B", "D")
+    check_float_array(xname, x, dims, backend)
+    check_finite(xname, x, time_axis=None if step else 0)
+    H = check_cell_params(spec, params, x.shape[-1], x.dtype, backend)
+    check_cell_state(spec, sname, state, x.shape[-2], H, x.dtype, backend)
+    return H
+
+
 def check_cell_state(
     spec: Any, name: str, state: Any, B: int, H: int, dtype: Any, backend: str = "numpy", grads: bool = False
 ) -> None:

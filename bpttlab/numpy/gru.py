@@ -20,11 +20,9 @@ import numpy as np
 
 from bpttlab import cells
 from bpttlab._checks import (
+    check_cell_inputs,
     check_cell_params,
-    check_cell_state,
-    check_choice,
     check_finite,
-    check_float_array,
     check_int,
     check_params_type,
     check_upstream,
@@ -43,13 +41,7 @@ def check_params(params: GRUParams, D: int | None = None, dtype: np.dtype | None
 
 
 def _check_inputs(x: np.ndarray, h: np.ndarray, params: GRUParams, variant: str, step: bool) -> int:
-    check_choice("variant", variant, VARIANTS)
-    xname, hname = ("x_t", "h_prev") if step else ("x", "h0")
-    check_float_array(xname, x, ("B", "D") if step else ("T", "B", "D"))
-    check_finite(xname, x, time_axis=None if step else 0)
-    H = check_params(params, x.shape[-1], x.dtype)
-    check_cell_state(SPEC, hname, h, x.shape[-2], H, x.dtype)
-    return H
+    return check_cell_inputs(SPEC, x, h, params, {"variant": variant}, step)
 
 
 def _step(gx: np.ndarray, h_prev: np.ndarray, p: GRUParams, variant: str):

@@ -18,10 +18,10 @@ import numpy as np
 
 from bpttlab import cells
 from bpttlab._checks import (
+    check_cell_inputs,
     check_cell_params,
     check_cell_state,
     check_finite,
-    check_float_array,
     check_int,
     check_params_type,
     check_upstream,
@@ -39,12 +39,7 @@ def check_params(params: LSTMParams, D: int | None = None, dtype: np.dtype | Non
 
 
 def _check_inputs(x: np.ndarray, state: LSTMState, params: LSTMParams, step: bool) -> int:
-    xname, sname = ("x_t", "state_prev") if step else ("x", "state0")
-    check_float_array(xname, x, ("B", "D") if step else ("T", "B", "D"))
-    check_finite(xname, x, time_axis=None if step else 0)
-    H = check_params(params, x.shape[-1], x.dtype)
-    check_cell_state(SPEC, sname, state, x.shape[-2], H, x.dtype)
-    return H
+    return check_cell_inputs(SPEC, x, state, params, {}, step)
 
 
 def _gates(a: np.ndarray) -> np.ndarray:

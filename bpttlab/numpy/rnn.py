@@ -19,10 +19,8 @@ import numpy as np
 
 from bpttlab import cells
 from bpttlab._checks import (
-    check_array_like,
+    check_cell_inputs,
     check_cell_params,
-    check_cell_state,
-    check_choice,
     check_finite,
     check_float_array,
     check_int,
@@ -48,13 +46,7 @@ def check_params(params: RNNParams, D: int | None = None, dtype: np.dtype | None
 
 
 def _check_inputs(x: np.ndarray, h: np.ndarray, params: RNNParams, activation: str, step: bool) -> int:
-    check_choice("activation", activation, ACTIVATIONS)
-    xname, hname = ("x_t", "h_prev") if step else ("x", "h0")
-    check_float_array(xname, x, ("B", "D") if step else ("T", "B", "D"))
-    check_finite(xname, x, time_axis=None if step else 0)
-    H = check_params(params, x.shape[-1], x.dtype)
-    check_cell_state(SPEC, hname, h, x.shape[-2], H, x.dtype)
-    return H
+    return check_cell_inputs(SPEC, x, h, params, {"activation": activation}, step)
 
 
 # ----------------------------------------------------------------- one step

@@ -15,9 +15,9 @@ from typing import Any, Callable, NamedTuple
 import torch
 
 from bpttlab._checks import (
+    check_cell_inputs,
     check_cell_params,
     check_cell_state,
-    check_float_array,
     check_finite,
     check_int,
     check_params_type,
@@ -69,13 +69,7 @@ def _h(spec: CellSpec, state: Any) -> torch.Tensor:
 
 def check_inputs(spec: CellSpec, x: Any, state: Any, params: Any, options: dict[str, Any], step: bool) -> int:
     """Validate the arguments of a forward function (x (T, B, D) or x_t (B, D)); return H."""
-    spec.options(**options)
-    xname, sname = ("x_t", "state_prev" if spec.state else "h_prev") if step else ("x", "state0" if spec.state else "h0")
-    check_float_array(xname, x, ("B", "D") if step else ("T", "B", "D"), "torch")
-    check_finite(xname, x, time_axis=None if step else 0)
-    H = check_cell_params(spec, params, x.shape[-1], x.dtype, "torch")
-    check_cell_state(spec, sname, state, x.shape[-2], H, x.dtype, "torch")
-    return H
+    return check_cell_inputs(spec, x, state, params, options, step, "torch")
 
 
 def step_forward(spec: CellSpec, step: Step, x_t: Any, state_prev: Any, params: Any, options: dict[str, Any]):
