@@ -1,0 +1,168 @@
+"""Real-time recurrent learning (RTRL) and its rank-one approximation UORO, for the plain RNN.
+
+BPTT stores the whole forward pass and walks back through it. RTRL (Williams & Zipser 1989)
+needs no backward pass at all: it carries forward, for every example, the *sensitivity* of the
+state to every parameter, P_t = dh_t/dtheta, with the recursion (a_t = W_xh x_t + W_hh h_{t-1} + b_h,
+h_t = f(a_t), f' = f'(a_t) from h_t)
+
+    P_t = diag(f') (W_hh P_{t-1} + M_t),       P_0 = 0,
+
+where M_t = da_t/dtheta with h_{t-1} held fixed: for W_hh[i, j] it is h_{t-1}[j] in row i and zero
+elsewhere, for W_xh[i, j] it is x_t[j] in row i, for b_h[i] the unit vector e_i. The sensitivity to
+the initial state h0 follows the same recursion without M_t, from Q_0 = I. The gradient of a loss
+L = sum_t L_t is then accumulated online, sum_t (dL_t/dh_t) P_t: the same number as BPTT's, for the
+price of H x (number of parameters) numbers of memory per example (order H^3) and a product of
+W_hh with them every step (order H^4 time per step), whatever the length of the sequence.
+
+UORO (Tallec & Ollivier 2017, "Unbiased online recurrent optimization", arXiv:1702.05043) keeps
+instead a rank-one estimate P_t ~ s_t theta_t^T, per example, updated with fresh random signs nu
+(entries +1 or -1) at every step:
+
+    s_t     = rho0 * (diag(f') W_hh s_{t-1}) + rho1 * nu
+    theta_t = theta_{t-1} / rho0 + (nu^T diag(f') M_t) / rho1
+
+with rho0 = sqrt(||theta_{t-1}|| / ||diag(f') W_hh s_{t-1}||) and rho1 = sqrt(||nu^T diag(f') M_t|| / ||nu||)
+(each 1 where a norm is zero), which balance the two factors and keep the variance down. Its
+expectation over the signs is exactly P_t, so the gradient estimate sum_t (dL_t/dh_t . s_t) theta_t is
+unbiased, at a cost of order H^2 per step, like the forward pass itself.
+
+Shapes are time-first, as in ``bpttlab.numpy.rnn``: x (T, B, D), h0 (B, H), dhs (T, B, H), the
+direct gradients dL/dh_t of the loss (for L = sum_t <dhs_t, h_t> they are dhs itself).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from bpttlab import cells
+from bpttlab._checks import check_cell_inputs, check_generator, check_upstream
+from bpttlab.numpy.activations import activate, activation_grad
+from bpttlab.params import RNNGrads, RNNParams
+
+SPEC = cells.CELLS["rnn"]
+
+__all__ = ["RTRLResult", "rtrl_grads", "uoro_grads"]
+
+
+class RTRLResult(NamedTuple):
+    """hs (T, B, H): the states; grads: the gradient of L with respect to the parameters; dh0 (B, H): to h0."""
+
+    hs: np.ndarray
+    grads: RNNGrads
+    dh0: np.ndarray
+
+
+def _check(x: np.ndarray, h0: np.ndarray, params: RNNParams, dhs: np.ndarray, activation: str) -> int:
+    H = check_cell_inputs(SPEC, x, h0, params, {"activation": activation}, step=False)
+    check_upstream("dhs", dhs, np.empty(x.shape[:2] + (H,), dtype=x.dtype), ("T", "B", "H"))
+    return H
+
+
+def rtrl_grads(
+    x: np.ndarray, h0: np.ndarray, params: RNNParams, dhs: np.ndarray, activation: str = "tanh"
+) -> RTRLResult:
+    """The exact gradient of L (direct gradients dhs) by RTRL, forward in time only.
+
+    x (T, B, D), h0 (B, H), dhs (T, B, H) -> RTRLResult(hs, RNNGrads, dh0). Carries per example
+    P_xh (B, H, H, D), P_hh (B, H, H, H), P_b (B, H, H) and Q (B, H, H) = dh_t/dh0.
+    """
+    H = _check(x, h0, params, dhs, activation)
+    T, B, D = x.shape
+    dtype = x.dtype
+    rows = np.arange(H)
+    P_xh = np.zeros((B, H, H, D), dtype=dtype)
+    P_hh = np.zeros((B, H, H, H), dtype=dtype)
+    P_b = np.zeros((B, H, H), dtype=dtype)
+    Q = np.broadcast_to(np.eye(H, dtype=dtype), (B, H, H)).copy()
+    g_xh, g_hh, g_b = np.zeros((H, D), dtype), np.zeros((H, H), dtype), np.zeros(H, dtype)
+    dh0 = np.zeros((B, H), dtype=dtype)
+    hs = np.empty((T, B, H), dtype=dtype)
+    u = x @ params.W_xh.T + params.b_h  # as in rnn.forward, so hs is the same array bit for bit
+    h = h0
+    for t in range(T):
+        h_new = activate(u[t] + h @ params.W_hh.T, activation)
+        fp = activation_grad(h_new, activation)[:, :, None]  # (B, H, 1): diag(f') applied to rows
+        # W_hh P_{t-1}: the same recurrent map for every parameter's column of the sensitivity
+        P_xh = np.einsum("km,bmij->bkij", params.W_hh, P_xh)
+        P_hh = np.einsum("km,bmij->bkij", params.W_hh, P_hh)
+        P_b = np.einsum("km,bmi->bki", params.W_hh, P_b)
+        Q = np.einsum("km,bmi->bki", params.W_hh, Q)
+        # + M_t: row i of the pre-activation depends directly on row i of each weight
+        P_xh[:, rows, rows, :] += x[t][:, None, :]
+        P_hh[:, rows, rows, :] += h[:, None, :]
+        P_b[:, rows, rows] += 1.0
+        P_xh *= fp[..., None]
+        P_hh *= fp[..., None]
+        P_b *= fp
+        Q *= fp
+        # the loss at step t reads the sensitivities now: sum over examples of dL_t/dh_t P_t
+        g_xh += np.einsum("bk,bkij->ij", dhs[t], P_xh)
+        g_hh += np.einsum("bk,bkij->ij", dhs[t], P_hh)
+        g_b += np.einsum("bk,bki->i", dhs[t], P_b)
+        dh0 += np.einsum("bk,bki->bi", dhs[t], Q)
+        hs[t] = h = h_new
+    return RTRLResult(hs, RNNGrads(g_xh, g_hh, g_b), dh0)
+
+
+def _balance(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """sqrt(numerator / denominator) per example, 1 where either is zero."""
+    ok = (numerator > 0) & (denominator > 0)
+    out = np.ones_like(numerator)
+    out[ok] = np.sqrt(numerator[ok] / denominator[ok])
+    return out
+
+
+def uoro_grads(
+    x: np.ndarray,
+    h0: np.ndarray,
+    params: RNNParams,
+    dhs: np.ndarray,
+    rng: np.random.Generator,
+    activation: str = "tanh",
+    signs: np.ndarray | None = None,
+) -> RTRLResult:
+    """An unbiased estimate of the parameter gradient of L by UORO, forward in time only.
+
+    x (T, B, D), h0 (B, H), dhs (T, B, H); rng draws the signs nu (T, B, H), one array per step in
+    time order, unless ``signs`` gives them (entries +1 or -1; for enumerating every draw in tests).
+    Each example keeps its own rank-one pair (s (H,), theta (number of parameters,)), so repeating
+    one example B times gives B independent estimates. The returned dh0 is zero: UORO, like this
+    module's use of it, estimates the parameters' gradient only.
+    """
+    H = _check(x, h0, params, dhs, activation)
+    T, B, D = x.shape
+    check_generator("rng", rng)
+    if signs is not None:
+        if not isinstance(signs, np.ndarray) or signs.shape != (T, B, H) or not np.all(np.abs(signs) == 1):
+            raise ValueError(f"signs: expected an array (T, B, H) = {(T, B, H)} of +1 and -1, got "
+                             f"{getattr(signs, 'shape', type(signs).__name__)}")
+    dtype = x.dtype
+    s = np.zeros((B, H), dtype=dtype)
+    th_xh, th_hh, th_b = np.zeros((B, H, D), dtype), np.zeros((B, H, H), dtype), np.zeros((B, H), dtype)
+    g_xh, g_hh, g_b = np.zeros((H, D), dtype), np.zeros((H, H), dtype), np.zeros(H, dtype)
+    hs = np.empty((T, B, H), dtype=dtype)
+    u = x @ params.W_xh.T + params.b_h
+    h = h0
+    for t in range(T):
+        h_new = activate(u[t] + h @ params.W_hh.T, activation)
+        fp = activation_grad(h_new, activation)
+        nu = (rng.integers(0, 2, size=(B, H)) * 2 - 1).astype(dtype) if signs is None else signs[t].astype(dtype)
+        forward_s = fp * (s @ params.W_hh.T)  # diag(f') W_hh s_{t-1}, per example
+        nf = nu * fp  # nu^T diag(f') M_t is the outer product of nu * f' with (x_t, h_{t-1}, 1)
+        th_norm = np.sqrt((th_xh**2).sum(axis=(1, 2)) + (th_hh**2).sum(axis=(1, 2)) + (th_b**2).sum(axis=1))
+        rho0 = _balance(th_norm, np.linalg.norm(forward_s, axis=1))
+        vjp_norm = np.linalg.norm(nf, axis=1) * np.sqrt((x[t] ** 2).sum(axis=1) + (h**2).sum(axis=1) + 1.0)
+        rho1 = _balance(vjp_norm, np.linalg.norm(nu, axis=1))
+        s = rho0[:, None] * forward_s + rho1[:, None] * nu
+        scale0, scale1 = (1.0 / rho0)[:, None, None], (1.0 / rho1)[:, None, None]
+        th_xh = th_xh * scale0 + scale1 * nf[:, :, None] * x[t][:, None, :]
+        th_hh = th_hh * scale0 + scale1 * nf[:, :, None] * h[:, None, :]
+        th_b = th_b * scale0[:, :, 0] + scale1[:, :, 0] * nf
+        weight = (dhs[t] * s).sum(axis=1)  # dL_t/dh_t . s_t, per example
+        g_xh += np.einsum("b,bij->ij", weight, th_xh)
+        g_hh += np.einsum("b,bij->ij", weight, th_hh)
+        g_b += weight @ th_b
+        hs[t] = h = h_new
+    return RTRLResult(hs, RNNGrads(g_xh, g_hh, g_b), np.zeros((B, H), dtype=dtype))
