@@ -665,3 +665,53 @@ def check_seq_call(batch: Any, state: Any, state_name: str, params: Any, model: 
     _, O = check_seq_inputs(model, batch.x, "batch.x", state, state_name, params, backend)
     check_seq_batch(batch, model, O, backend=backend)
     return O
+
+
+# ----------------------------------------------------------------- randomised gradient estimators
+
+
+def check_keep(keep: Any, T: int) -> np.ndarray:
+    """The keep probabilities c_t as a float64 array (T,): a number in (0, 1], or an array (T,) of such numbers.
+
+    Entry 0 is checked but unused (there is no boundary before the first step).
+    """
+    if isinstance(keep, np.ndarray):
+        values = check_real_array("keep", keep)
+        if values.shape != (T,):
+            raise ValueError(f"keep: expected an array of shape ({T},) (one entry per step, T = {T}), "
+                             f"got shape {values.shape}")
+        if not np.all(np.isfinite(values)):
+            raise ValueError("keep: expected finite numbers in (0, 1], got a NaN or an infinity")
+        if not np.all((values > 0) & (values <= 1)):
+            bad = values[~((values > 0) & (values <= 1))]
+            raise ValueError(f"keep: expected every entry in (0, 1], got {bad[0]!r}")
+        return values.copy()
+    if isinstance(keep, (bool, np.bool_, str, bytes)) or not np.isscalar(keep):
+        raise TypeError(f"keep: expected a number in (0, 1] or a numpy.ndarray of shape ({T},), "
+                        f"got {type(keep).__name__}")
+    c = check_number("keep", keep, low=0.0, open_low=True, high=1.0)
+    return np.full(T, c)
+
+
+def check_cuts(cuts: Any, T: int) -> np.ndarray:
+    """A cut pattern: a bool numpy array (T,) with cuts[0] False; returned as a copy."""
+    if not isinstance(cuts, np.ndarray):
+        raise TypeError(f"cuts: expected a bool numpy.ndarray of shape ({T},), got {type(cuts).__name__}")
+    if cuts.dtype != np.bool_:
+        raise TypeError(f"cuts: expected dtype bool, got {cuts.dtype}")
+    if cuts.shape != (T,):
+        raise ValueError(f"cuts: expected shape ({T},) (one entry per step, T = {T}), got shape {cuts.shape}")
+    if cuts[0]:
+        raise ValueError("cuts: entry 0 must be False (there is no boundary before the first step)")
+    return cuts.copy()
+
+
+def check_signs(signs: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """Random signs given explicitly (UORO): a numpy array of ``shape`` whose entries are all +1 or -1."""
+    if not isinstance(signs, np.ndarray):
+        raise TypeError(f"signs: expected a numpy.ndarray of shape {shape} of +1 and -1, got {type(signs).__name__}")
+    if signs.shape != tuple(shape):
+        raise ValueError(f"signs: expected shape {tuple(shape)} (T, B, H), got {signs.shape}")
+    if not np.all(np.abs(signs) == 1):
+        raise ValueError("signs: expected every entry to be +1 or -1")
+    return signs

@@ -11,7 +11,7 @@ from bpttlab import init, rel_error
 from bpttlab.numpy import rnn
 from bpttlab.numpy.rtrl import rtrl_grads, uoro_grads
 from bpttlab.params import RNNGrads
-from support import ACTIVATIONS, TOL_TORCH as TOL_SAME_GRADIENT
+from support import ACTIVATIONS, TOL_OTHER_ALGORITHM, TOL_REASSOCIATED
 
 
 def _problem(seed: int, T: int, B: int, D: int, H: int):
@@ -36,8 +36,8 @@ def test_rtrl_equals_bptt(activation, sizes):
     result = rtrl_grads(x, h0, params, dhs, activation)
     assert np.array_equal(result.hs, hs)
     for name, ours, theirs in zip(grads._fields, result.grads, grads):
-        assert rel_error(ours, theirs) < TOL_SAME_GRADIENT, name
-    assert rel_error(result.dh0, dh0) < TOL_SAME_GRADIENT
+        assert rel_error(ours, theirs) < TOL_OTHER_ALGORITHM, name
+    assert rel_error(result.dh0, dh0) < TOL_OTHER_ALGORITHM
 
 
 def test_rtrl_sees_only_the_past():
@@ -49,7 +49,7 @@ def test_rtrl_sees_only_the_past():
     first = rtrl_grads(x, h0, params, cut)
     _, cache = rnn.forward(x, h0, params)
     _, _, bptt_first = rnn.backward(cut, cache)
-    assert rel_error(_flat(first.grads), _flat(bptt_first)) < TOL_SAME_GRADIENT
+    assert rel_error(_flat(first.grads), _flat(bptt_first)) < TOL_OTHER_ALGORITHM
     assert rel_error(_flat(first.grads), _flat(full.grads)) > 1e-3
 
 
@@ -64,7 +64,7 @@ def test_uoro_expectation_over_every_sign_pattern_is_the_exact_gradient(activati
         signs = np.array(bits).reshape(T, 1, H)
         total += _flat(uoro_grads(x, h0, params, dhs, np.random.default_rng(0), activation, signs=signs).grads)
     mean = total / len(patterns)
-    assert rel_error(mean, exact) < 1e-12
+    assert rel_error(mean, exact) < TOL_REASSOCIATED  # 64 terms: the exact identity up to rounding
     one = _flat(uoro_grads(x, h0, params, dhs, np.random.default_rng(0), activation).grads)
     assert rel_error(one, exact) > 1e-3  # a single draw is an estimate, not the gradient
 

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from bpttlab._checks import check_finite, check_generator, check_number, check_real_array, check_seq_call
+from bpttlab._checks import check_cuts, check_finite, check_generator, check_keep, check_seq_call
 from bpttlab.numpy import rnn, seq
 from bpttlab.seqmodel import SeqGrads, SeqModel, SeqParams
 from bpttlab.tasks import TaskBatch
@@ -41,42 +41,6 @@ class ArtbpResult(NamedTuple):
     loss: float
     grads: SeqGrads
     cuts: np.ndarray
-
-
-def check_keep(keep: Any, T: int) -> np.ndarray:
-    """The keep probabilities c_t as a float64 array (T,): a number in (0, 1], or an array (T,) of such numbers.
-
-    Entry 0 is checked but unused (there is no boundary before the first step).
-    """
-    if isinstance(keep, np.ndarray):
-        values = check_real_array("keep", keep)
-        if values.shape != (T,):
-            raise ValueError(f"keep: expected an array of shape ({T},) (one entry per step, T = {T}), "
-                             f"got shape {values.shape}")
-        if not np.all(np.isfinite(values)):
-            raise ValueError("keep: expected finite numbers in (0, 1], got a NaN or an infinity")
-        if not np.all((values > 0) & (values <= 1)):
-            bad = values[~((values > 0) & (values <= 1))]
-            raise ValueError(f"keep: expected every entry in (0, 1], got {bad[0]!r}")
-        return values.copy()
-    if isinstance(keep, (bool, np.bool_, str, bytes)) or not np.isscalar(keep):
-        raise TypeError(f"keep: expected a number in (0, 1] or a numpy.ndarray of shape ({T},), "
-                        f"got {type(keep).__name__}")
-    c = check_number("keep", keep, low=0.0, open_low=True, high=1.0)
-    return np.full(T, c)
-
-
-def check_cuts(cuts: Any, T: int) -> np.ndarray:
-    """A cut pattern: a bool numpy array (T,) with cuts[0] False; returned as a copy."""
-    if not isinstance(cuts, np.ndarray):
-        raise TypeError(f"cuts: expected a bool numpy.ndarray of shape ({T},), got {type(cuts).__name__}")
-    if cuts.dtype != np.bool_:
-        raise TypeError(f"cuts: expected dtype bool, got {cuts.dtype}")
-    if cuts.shape != (T,):
-        raise ValueError(f"cuts: expected shape ({T},) (one entry per step, T = {T}), got shape {cuts.shape}")
-    if cuts[0]:
-        raise ValueError("cuts: entry 0 must be False (there is no boundary before the first step)")
-    return cuts.copy()
 
 
 def artbp_loss_and_grads(

@@ -37,7 +37,7 @@ from typing import NamedTuple
 import numpy as np
 
 from bpttlab import cells
-from bpttlab._checks import check_cell_inputs, check_generator, check_upstream
+from bpttlab._checks import check_cell_inputs, check_generator, check_signs, check_upstream
 from bpttlab.numpy.activations import activate, activation_grad
 from bpttlab.params import RNNGrads, RNNParams
 
@@ -135,9 +135,7 @@ def uoro_grads(
     T, B, D = x.shape
     check_generator("rng", rng)
     if signs is not None:
-        if not isinstance(signs, np.ndarray) or signs.shape != (T, B, H) or not np.all(np.abs(signs) == 1):
-            raise ValueError(f"signs: expected an array (T, B, H) = {(T, B, H)} of +1 and -1, got "
-                             f"{getattr(signs, 'shape', type(signs).__name__)}")
+        check_signs(signs, (T, B, H))
     dtype = x.dtype
     s = np.zeros((B, H), dtype=dtype)
     th_xh, th_hh, th_b = np.zeros((B, H, D), dtype), np.zeros((B, H, H), dtype), np.zeros((B, H), dtype)
