@@ -11,7 +11,7 @@ from bpttlab import init, rel_error
 from bpttlab.numpy import rnn
 from bpttlab.numpy.rtrl import rtrl_grads, uoro_grads
 from bpttlab.params import RNNGrads
-from support import ACTIVATIONS, TOL_OTHER_ALGORITHM, TOL_REASSOCIATED
+from support import ACTIVATIONS, TOL_LOOP, TOL_OTHER_ALGORITHM, TOL_REASSOCIATED
 
 
 def _problem(seed: int, T: int, B: int, D: int, H: int):
@@ -107,3 +107,89 @@ def test_bad_input_is_named():
         uoro_grads(x, h0, params, dhs, np.random.default_rng(0), signs=np.zeros(dhs.shape))
     with pytest.raises(ValueError, match="^h0"):
         uoro_grads(x, h0[:1], params, dhs, np.random.default_rng(0))
+
+
+# ----------------------------------------------------------------- the step-by-step form, for online learning
+
+
+def _looped(method, x, h0, params, dhs, rng=None, activation="tanh"):
+    from bpttlab.numpy.rtrl import online_grads, online_start, rtrl_step, uoro_step
+
+    carry = online_start(h0, params, method)
+    total = np.zeros(sum(a.size for a in params))
+    hs = []
+    for t in range(x.shape[0]):
+        if method == "rtrl":
+            carry = rtrl_step(x[t], carry, params, activation)
+        else:
+            carry = uoro_step(x[t], carry, params, rng, activation)
+        hs.append(carry.h)
+        total += _flat(online_grads(dhs[t], carry))
+    return np.stack(hs), total
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_rtrl_step_looped_is_rtrl_grads(activation):
+    x, h0, params, dhs = _problem(21, 11, 3, 2, 4)
+    hs, total = _looped("rtrl", x, h0, params, dhs, activation=activation)
+    whole = rtrl_grads(x, h0, params, dhs, activation)
+    assert rel_error(hs, whole.hs) < TOL_LOOP
+    assert rel_error(total, _flat(whole.grads)) < TOL_LOOP
+
+
+def test_uoro_step_looped_with_one_generator_is_uoro_grads():
+    x, h0, params, dhs = _problem(22, 10, 2, 3, 4)
+    hs, total = _looped("uoro", x, h0, params, dhs, rng=np.random.default_rng(9))
+    whole = uoro_grads(x, h0, params, dhs, np.random.default_rng(9))
+    assert rel_error(hs, whole.hs) < TOL_LOOP
+    assert rel_error(total, _flat(whole.grads)) < TOL_LOOP
+    other = _looped("uoro", x, h0, params, dhs, rng=np.random.default_rng(10))[1]
+    assert rel_error(other, total) > 1e-3  # other signs, another estimate
+
+
+def test_rtrl_step_carries_the_sensitivity_across_a_change_of_parameters():
+    # with the parameters changed after step 4, the sensitivity of later steps still holds the
+    # earlier steps under the old parameters: it is not the sensitivity of a fresh run
+    from bpttlab.numpy.rtrl import online_start, rtrl_step
+
+    x, h0, params, _ = _problem(23, 8, 1, 2, 3)
+    changed = params._replace(W_hh=params.W_hh * 0.5)
+    carry = online_start(h0, params)
+    for t in range(8):
+        carry = rtrl_step(x[t], carry, params if t < 4 else changed)
+    fresh = online_start(h0, changed)
+    for t in range(8):
+        fresh = rtrl_step(x[t], fresh, changed)
+    assert rel_error(carry.P_hh, fresh.P_hh) > 1e-3
+    assert np.all(np.isfinite(carry.P_hh))
+
+
+def test_online_bad_input_is_named():
+    from bpttlab.numpy.rtrl import online_grads, online_start, rtrl_step, uoro_step
+
+    x, h0, params, dhs = _problem(2, 4, 2, 2, 3)
+    with pytest.raises(ValueError, match="^method"):
+        online_start(h0, params, "bptt")
+    with pytest.raises(TypeError, match="^h0"):
+        online_start(h0.tolist(), params)
+    with pytest.raises(ValueError, match="^h0"):
+        online_start(h0[:, :2], params)
+    carry = online_start(h0, params)
+    with pytest.raises(TypeError, match="^carry: expected a RTRLCarry"):
+        rtrl_step(x[0], online_start(h0, params, "uoro"), params)
+    with pytest.raises(TypeError, match="^carry: expected a UOROCarry"):
+        uoro_step(x[0], carry, params, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="^carry.P_hh"):
+        rtrl_step(x[0], carry._replace(P_hh=carry.P_hh[:, :2]), params)
+    with pytest.raises(ValueError, match="^params.W_xh"):
+        rtrl_step(x[0][:, :1], carry, params)
+    with pytest.raises(ValueError, match="^activation"):
+        rtrl_step(x[0], carry, params, "bogus")
+    with pytest.raises(TypeError, match="^rng"):
+        uoro_step(x[0], online_start(h0, params, "uoro"), params, 0)
+    with pytest.raises(ValueError, match="^dh_t"):
+        online_grads(dhs[0][:, :2], carry)
+    with pytest.raises(FloatingPointError, match="^dh_t"):
+        online_grads(np.full_like(dhs[0], np.nan), carry)
+    with pytest.raises(TypeError, match="^carry"):
+        online_grads(dhs[0], (carry.h,))

@@ -37,13 +37,31 @@ from typing import NamedTuple
 import numpy as np
 
 from bpttlab import cells
-from bpttlab._checks import check_cell_inputs, check_generator, check_signs, check_upstream
+from bpttlab._checks import (
+    check_cell_inputs,
+    check_cell_params,
+    check_cell_state,
+    check_float_array,
+    check_generator,
+    check_signs,
+    check_upstream,
+)
 from bpttlab.numpy.activations import activate, activation_grad
 from bpttlab.params import RNNGrads, RNNParams
 
 SPEC = cells.CELLS["rnn"]
 
-__all__ = ["RTRLResult", "rtrl_grads", "uoro_grads"]
+__all__ = [
+    "RTRLCarry",
+    "RTRLResult",
+    "UOROCarry",
+    "online_grads",
+    "online_start",
+    "rtrl_grads",
+    "rtrl_step",
+    "uoro_grads",
+    "uoro_step",
+]
 
 
 class RTRLResult(NamedTuple):
@@ -164,3 +182,134 @@ def uoro_grads(
         g_b += weight @ th_b
         hs[t] = h = h_new
     return RTRLResult(hs, RNNGrads(g_xh, g_hh, g_b), np.zeros((B, H), dtype=dtype))
+
+
+# ----------------------------------------------------------------- one step at a time, for online learning
+
+
+class RTRLCarry(NamedTuple):
+    """What RTRL carries from one step to the next: the state h (B, H) and the sensitivities
+    P_xh (B, H, H, D), P_hh (B, H, H, H), P_b (B, H, H) of h to the cell's parameters."""
+
+    h: np.ndarray
+    P_xh: np.ndarray
+    P_hh: np.ndarray
+    P_b: np.ndarray
+
+
+class UOROCarry(NamedTuple):
+    """What UORO carries: the state h (B, H) and, per example, the rank-one pair s (B, H) and
+    th_xh (B, H, D), th_hh (B, H, H), th_b (B, H), with P_t ~ s_t theta_t^T."""
+
+    h: np.ndarray
+    s: np.ndarray
+    th_xh: np.ndarray
+    th_hh: np.ndarray
+    th_b: np.ndarray
+
+
+def online_start(h0: np.ndarray, params: RNNParams, method: str = "rtrl") -> RTRLCarry | UOROCarry:
+    """The carry before the first step: the state h0 (B, H) and zero sensitivities (P_0 = 0).
+
+    method: "rtrl" (an RTRLCarry) or "uoro" (a UOROCarry).
+    """
+    if method not in ("rtrl", "uoro"):
+        raise ValueError(f"method: expected 'rtrl' or 'uoro', got {method!r}")
+    check_float_array("h0", h0, ("B", "H"))
+    H = check_cell_params(SPEC, params, None, h0.dtype)
+    D = params.W_xh.shape[1]
+    check_cell_state(SPEC, "h0", h0, h0.shape[0], H, h0.dtype)
+    B, dtype = h0.shape[0], h0.dtype
+    if method == "rtrl":
+        return RTRLCarry(h0.copy(), np.zeros((B, H, H, D), dtype), np.zeros((B, H, H, H), dtype),
+                         np.zeros((B, H, H), dtype))
+    return UOROCarry(h0.copy(), np.zeros((B, H), dtype), np.zeros((B, H, D), dtype), np.zeros((B, H, H), dtype),
+                     np.zeros((B, H), dtype))
+
+
+def _check_carry(carry: object, cls: type, x_t: np.ndarray, params: RNNParams, activation: str) -> int:
+    if not isinstance(carry, cls):
+        raise TypeError(f"carry: expected a {cls.__name__} (from online_start), got {type(carry).__name__}")
+    H = check_cell_inputs(SPEC, x_t, carry.h, params, {"activation": activation}, step=True)
+    B, D = x_t.shape
+    shapes = {"h": (B, H)}
+    if cls is RTRLCarry:
+        shapes.update(P_xh=(B, H, H, D), P_hh=(B, H, H, H), P_b=(B, H, H))
+    else:
+        shapes.update(s=(B, H), th_xh=(B, H, D), th_hh=(B, H, H), th_b=(B, H))
+    for name, shape in shapes.items():
+        value = getattr(carry, name)
+        if not isinstance(value, np.ndarray) or value.shape != shape or value.dtype != x_t.dtype:
+            got = f"shape {value.shape}, dtype {value.dtype}" if isinstance(value, np.ndarray) else type(value).__name__
+            raise ValueError(f"carry.{name}: expected shape {shape} and dtype {x_t.dtype} (B, H, D of x_t and "
+                             f"params), got {got}")
+    return H
+
+
+def rtrl_step(x_t: np.ndarray, carry: RTRLCarry, params: RNNParams, activation: str = "tanh") -> RTRLCarry:
+    """One step of the RNN and of RTRL's recursion P_t = diag(f') (W_hh P_{t-1} + M_t).
+
+    x_t (B, D); carry from online_start(..., "rtrl") or the previous rtrl_step. The parameters may
+    change between steps (online learning); the sensitivities are then those of the past steps under
+    the parameters of their time, as in Williams & Zipser's real-time algorithm.
+    """
+    H = _check_carry(carry, RTRLCarry, x_t, params, activation)
+    rows = np.arange(H)
+    h = carry.h
+    h_new = activate(x_t @ params.W_xh.T + params.b_h + h @ params.W_hh.T, activation)
+    fp = activation_grad(h_new, activation)[:, :, None]
+    P_xh = np.einsum("km,bmij->bkij", params.W_hh, carry.P_xh)
+    P_hh = np.einsum("km,bmij->bkij", params.W_hh, carry.P_hh)
+    P_b = np.einsum("km,bmi->bki", params.W_hh, carry.P_b)
+    P_xh[:, rows, rows, :] += x_t[:, None, :]
+    P_hh[:, rows, rows, :] += h[:, None, :]
+    P_b[:, rows, rows] += 1.0
+    P_xh *= fp[..., None]
+    P_hh *= fp[..., None]
+    P_b *= fp
+    return RTRLCarry(h_new, P_xh, P_hh, P_b)
+
+
+def uoro_step(
+    x_t: np.ndarray, carry: UOROCarry, params: RNNParams, rng: np.random.Generator, activation: str = "tanh"
+) -> UOROCarry:
+    """One step of the RNN and of UORO's rank-one update, with fresh signs nu drawn from rng.
+
+    The signs are drawn as in uoro_grads (``rng.integers(0, 2, size=(B, H)) * 2 - 1``), so looping
+    uoro_step over a sequence with one generator reproduces uoro_grads with that generator.
+    """
+    _check_carry(carry, UOROCarry, x_t, params, activation)
+    check_generator("rng", rng)
+    B, dtype = x_t.shape[0], x_t.dtype
+    h = carry.h
+    h_new = activate(x_t @ params.W_xh.T + params.b_h + h @ params.W_hh.T, activation)
+    fp = activation_grad(h_new, activation)
+    nu = (rng.integers(0, 2, size=(B, h.shape[1])) * 2 - 1).astype(dtype)
+    forward_s = fp * (carry.s @ params.W_hh.T)
+    nf = nu * fp
+    th_norm = np.sqrt((carry.th_xh**2).sum(axis=(1, 2)) + (carry.th_hh**2).sum(axis=(1, 2))
+                      + (carry.th_b**2).sum(axis=1))
+    rho0 = _balance(th_norm, np.linalg.norm(forward_s, axis=1))
+    vjp_norm = np.linalg.norm(nf, axis=1) * np.sqrt((x_t**2).sum(axis=1) + (h**2).sum(axis=1) + 1.0)
+    rho1 = _balance(vjp_norm, np.linalg.norm(nu, axis=1))
+    s = rho0[:, None] * forward_s + rho1[:, None] * nu
+    scale0, scale1 = (1.0 / rho0)[:, None, None], (1.0 / rho1)[:, None, None]
+    th_xh = carry.th_xh * scale0 + scale1 * nf[:, :, None] * x_t[:, None, :]
+    th_hh = carry.th_hh * scale0 + scale1 * nf[:, :, None] * h[:, None, :]
+    th_b = carry.th_b * scale0[:, :, 0] + scale1[:, :, 0] * nf
+    return UOROCarry(h_new, s, th_xh, th_hh, th_b)
+
+
+def online_grads(dh_t: np.ndarray, carry: RTRLCarry | UOROCarry) -> RNNGrads:
+    """The gradient of this step's loss, from its direct gradient dh_t = dL_t/dh_t (B, H), summed over
+    the batch: sum_b dh_t[b] P_t[b] with RTRL's exact sensitivities, or its UORO estimate
+    sum_b (dh_t[b] . s_t[b]) theta_t[b]."""
+    if not isinstance(carry, (RTRLCarry, UOROCarry)):
+        raise TypeError(f"carry: expected an RTRLCarry or a UOROCarry, got {type(carry).__name__}")
+    check_upstream("dh_t", dh_t, carry.h, ("B", "H"))
+    if isinstance(carry, RTRLCarry):
+        return RNNGrads(np.einsum("bk,bkij->ij", dh_t, carry.P_xh), np.einsum("bk,bkij->ij", dh_t, carry.P_hh),
+                        np.einsum("bk,bki->i", dh_t, carry.P_b))
+    weight = (dh_t * carry.s).sum(axis=1)
+    return RNNGrads(np.einsum("b,bij->ij", weight, carry.th_xh), np.einsum("b,bij->ij", weight, carry.th_hh),
+                    weight @ carry.th_b)
