@@ -78,6 +78,13 @@ def _check(x: np.ndarray, h0: np.ndarray, params: RNNParams, dhs: np.ndarray, ac
     return H
 
 
+def _recur(W_hh: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """W_hh P for every example: P (B, H, H, n) -> (B, H, H, n), one matrix product of W_hh with
+    the H x (H n) matrix of each example (order H^2 x H n multiply-adds)."""
+    B, H, _, n = P.shape
+    return (W_hh @ P.reshape(B, H, H * n)).reshape(B, H, H, n)
+
+
 def rtrl_grads(
     x: np.ndarray, h0: np.ndarray, params: RNNParams, dhs: np.ndarray, activation: str = "tanh"
 ) -> RTRLResult:
@@ -103,10 +110,11 @@ def rtrl_grads(
         h_new = activate(u[t] + h @ params.W_hh.T, activation)
         fp = activation_grad(h_new, activation)[:, :, None]  # (B, H, 1): diag(f') applied to rows
         # W_hh P_{t-1}: the same recurrent map for every parameter's column of the sensitivity
-        P_xh = np.einsum("km,bmij->bkij", params.W_hh, P_xh)
-        P_hh = np.einsum("km,bmij->bkij", params.W_hh, P_hh)
-        P_b = np.einsum("km,bmi->bki", params.W_hh, P_b)
-        Q = np.einsum("km,bmi->bki", params.W_hh, Q)
+        # (a matrix product over the flattened parameter axes: BLAS, not einsum's loops)
+        P_xh = _recur(params.W_hh, P_xh)
+        P_hh = _recur(params.W_hh, P_hh)
+        P_b = params.W_hh @ P_b
+        Q = params.W_hh @ Q
         # + M_t: row i of the pre-activation depends directly on row i of each weight
         P_xh[:, rows, rows, :] += x[t][:, None, :]
         P_hh[:, rows, rows, :] += h[:, None, :]
@@ -258,9 +266,9 @@ def rtrl_step(x_t: np.ndarray, carry: RTRLCarry, params: RNNParams, activation: 
     h = carry.h
     h_new = activate(x_t @ params.W_xh.T + params.b_h + h @ params.W_hh.T, activation)
     fp = activation_grad(h_new, activation)[:, :, None]
-    P_xh = np.einsum("km,bmij->bkij", params.W_hh, carry.P_xh)
-    P_hh = np.einsum("km,bmij->bkij", params.W_hh, carry.P_hh)
-    P_b = np.einsum("km,bmi->bki", params.W_hh, carry.P_b)
+    P_xh = _recur(params.W_hh, carry.P_xh)
+    P_hh = _recur(params.W_hh, carry.P_hh)
+    P_b = params.W_hh @ carry.P_b
     P_xh[:, rows, rows, :] += x_t[:, None, :]
     P_hh[:, rows, rows, :] += h[:, None, :]
     P_b[:, rows, rows] += 1.0
