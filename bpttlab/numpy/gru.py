@@ -9,7 +9,8 @@ Blocks [r, z, n] as in torch.nn.GRU; gx = W_x x_t + b_x and gh = W_h h_{t-1} + b
 
 n_t is the candidate state. Shapes: x (T, B, D), h0 (B, H), hs (T, B, H); W_x (3H, D),
 W_h (3H, H), b_x and b_hh (3H,). The sequence functions hoist the input projection
-out of the loop and form the weight gradients with one product over all steps.
+out of the loop and form the weight gradients with one product per block of steps
+(``bpttlab.numpy._bptt``, shared with checkpointed BPTT).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bpttlab._checks import (
     check_params_type,
     check_upstream,
 )
+from bpttlab.numpy import _bptt
 from bpttlab.numpy.activations import sigmoid, sigmoid_grad, tanh_grad
 from bpttlab.params import GRUGrads, GRUParams
 
@@ -106,25 +108,13 @@ def step_forward(
     return h_t, StepCache(x_t, h_prev, r, z, n, params, variant)
 
 
-def _weight_grads(dgx, dgh_rz, dgh_n, x, h_prev, r, variant: str, H: int) -> GRUGrads:
-    """Weight gradients from per-step gradients stacked along a leading axis (any number of rows)."""
-    D = x.shape[-1]
-    dgx2, drz2, dn2 = dgx.reshape(-1, 3 * H), dgh_rz.reshape(-1, 2 * H), dgh_n.reshape(-1, H)
-    hp2 = h_prev.reshape(-1, H)
-    u2 = hp2 if variant == "torch" else (r * h_prev).reshape(-1, H)
-    dW_h = np.concatenate([drz2.T @ hp2, dn2.T @ u2], axis=0)
-    db_hh = np.concatenate([drz2.sum(axis=0), dn2.sum(axis=0)])
-    return GRUGrads(dgx2.T @ x.reshape(-1, D), dW_h, dgx2.sum(axis=0), db_hh)
-
-
 def step_backward(dh_t: np.ndarray, cache: StepCache) -> tuple[np.ndarray, np.ndarray, GRUGrads]:
     """Gradients of one step.  dh_t (B, H) -> dx_t (B, D), dh_prev (B, H), GRUGrads."""
     check_params_type("cache", cache, StepCache)
     check_upstream("dh_t", dh_t, cache.h_prev, ("B", "H"))
-    p, H = cache.params, cache.h_prev.shape[-1]
-    dgx, dgh_rz, dgh_n, dh_prev = _step_backward_core(dh_t, cache.h_prev, cache.r, cache.z, cache.n, p, cache.variant)
-    grads = _weight_grads(dgx, dgh_rz, dgh_n, cache.x_t, cache.h_prev, cache.r, cache.variant, H)
-    return dgx @ p.W_x, dh_prev, grads
+    p, opt = cache.params, {"variant": cache.variant}
+    parts, dh_prev, _ = _back_step(dh_t, None, (None, cache.r, cache.z, cache.n), cache.h_prev, p, opt)
+    return parts[0] @ p.W_x, dh_prev, _block_grads(parts, cache.x_t, cache.h_prev, p, opt)
 
 
 # ----------------------------------------------------------------- a sequence
@@ -141,54 +131,68 @@ class GRUCache(NamedTuple):
     variant: str
 
 
+def _project(x_blk, p, opt):
+    return x_blk @ p.W_x.T + p.b_x
+
+
+def _kstep(u_t, h, p, opt):
+    h_t, r, z, n = _step(u_t, h, p, opt["variant"])
+    return h_t, (h_t, r, z, n)
+
+
+def _back_step(g, carry, rec, h_prev, p, opt):
+    _, r, z, n = rec
+    variant = opt["variant"]
+    dgx, dgh_rz, dgh_n, dh_prev = _step_backward_core(g, h_prev, r, z, n, p, variant)
+    parts = (dgx, dgh_rz, dgh_n) if variant == "torch" else (dgx, dgh_rz, dgh_n, r * h_prev)
+    return parts, dh_prev, None
+
+
+def _block_grads(parts, x_blk, hprev_blk, p, opt):
+    """Weight gradients of a block; for Cho's variant the product W_hn (r * h_prev) uses the 4th part."""
+    H = p.W_h.shape[1]
+    D = x_blk.shape[-1]
+    dgx2, drz2, dn2 = parts[0].reshape(-1, 3 * H), parts[1].reshape(-1, 2 * H), parts[2].reshape(-1, H)
+    hp2 = hprev_blk.reshape(-1, H)
+    u2 = hp2 if opt["variant"] == "torch" else parts[3].reshape(-1, H)
+    dW_h = np.concatenate([drz2.T @ hp2, dn2.T @ u2], axis=0)
+    db_hh = np.concatenate([drz2.sum(axis=0), dn2.sum(axis=0)])
+    return GRUGrads(dgx2.T @ x_blk.reshape(-1, D), dW_h, dgx2.sum(axis=0), db_hh)
+
+
+KERNEL = _bptt.Kernel(
+    project=_project, step=_kstep, state_of=lambda rec: rec[0], hidden=lambda h: h, back_step=_back_step,
+    zero_carry=lambda state0: None, state_grad=lambda dh, carry: dh, block_grads=_block_grads,
+    dx_block=lambda parts, p: parts[0] @ p.W_x, record_widths=lambda H: (H, H, H, H),
+    part_widths=lambda H, opt: (3 * H, 2 * H, H) if opt["variant"] == "torch" else (3 * H, 2 * H, H, H),
+)
+
+
 def forward(
     x: np.ndarray, h0: np.ndarray, params: GRUParams, variant: str = "torch"
 ) -> tuple[np.ndarray, GRUCache]:
     """Run the GRU over all steps.  x (T, B, D), h0 (B, H) -> hs (T, B, H), cache."""
-    H = _check_inputs(x, h0, params, variant, step=False)
-    T, B, _ = x.shape
-    gx = x @ params.W_x.T + params.b_x  # input projection of every step at once
-    hs, rs, zs, ns = (np.empty((T, B, H), dtype=x.dtype) for _ in range(4))
-    h = h0
-    for t in range(T):
-        h, rs[t], zs[t], ns[t] = _step(gx[t], h, params, variant)
-        hs[t] = h
+    _check_inputs(x, h0, params, variant, step=False)
+    hs, rs, zs, ns = _bptt.forward(KERNEL, x, h0, params, {"variant": variant})
     check_finite("hs (hidden states)", hs, time_axis=0)
     return hs, GRUCache(x, h0, hs, rs, zs, ns, params, variant)
 
 
-def _backward(dhs: np.ndarray, cache: GRUCache):
+def _backward(dhs: np.ndarray, cache: GRUCache, keep_gs: bool):
     check_params_type("cache", cache, GRUCache)
-    hs, p = cache.hs, cache.params
-    check_upstream("dhs", dhs, hs, ("T", "B", "H"))
-    T, B, H = hs.shape
-    dgx = np.empty((T, B, 3 * H), dtype=hs.dtype)
-    dgh_rz = np.empty((T, B, 2 * H), dtype=hs.dtype)
-    dgh_n = np.empty((T, B, H), dtype=hs.dtype)
-    gs = np.empty_like(hs)
-    dh_next = np.zeros_like(cache.h0)
-    for t in range(T - 1, -1, -1):
-        h_prev = cache.h0 if t == 0 else hs[t - 1]
-        gs[t] = dhs[t] + dh_next
-        dgx[t], dgh_rz[t], dgh_n[t], dh_next = _step_backward_core(
-            gs[t], h_prev, cache.r[t], cache.z[t], cache.n[t], p, cache.variant
-        )
-    check_finite("dh (gradient flowing back)", gs, time_axis=0)
-    return dgx, dgh_rz, dgh_n, dh_next, gs
+    check_upstream("dhs", dhs, cache.hs, ("T", "B", "H"))
+    records = (cache.hs, cache.r, cache.z, cache.n)
+    return _bptt.backward(KERNEL, dhs, cache.x, cache.h0, records, cache.params, {"variant": cache.variant}, keep_gs)
 
 
 def backward(dhs: np.ndarray, cache: GRUCache) -> tuple[np.ndarray, np.ndarray, GRUGrads]:
-    """Full BPTT.  dhs (T, B, H) -> dx (T, B, D), dh0 (B, H), GRUGrads."""
-    dgx, dgh_rz, dgh_n, dh0, _ = _backward(dhs, cache)
-    H = cache.hs.shape[-1]
-    h_prev = np.concatenate([cache.h0[None], cache.hs[:-1]], axis=0)
-    grads = _weight_grads(dgx, dgh_rz, dgh_n, cache.x, h_prev, cache.r, cache.variant, H)
-    return dgx @ cache.params.W_x, dh0, grads
+    """Full BPTT.  dhs (T, B, H) -> dx (T, B, D), dh0 (B, H), GRUGrads (one product per block of steps)."""
+    return _backward(dhs, cache, keep_gs=False)[1]
 
 
 def state_grads(dhs: np.ndarray, cache: GRUCache) -> np.ndarray:
     """Total gradients dL/dh_t (direct plus through later steps).  dhs (T, B, H) -> (T, B, H)."""
-    return _backward(dhs, cache)[4]
+    return _backward(dhs, cache, keep_gs=True)[0].gs
 
 
 def state_at(cache: GRUCache, t: int) -> np.ndarray:

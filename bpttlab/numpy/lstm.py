@@ -7,7 +7,8 @@
 
 Shapes are time-first: x (T, B, D), state0 = LSTMState(h0, c0) with each (B, H), hs (T, B, H).
 The step functions are the textbook pair; the sequence functions hoist the input
-projection out of the loop and form the weight gradients with one product over all steps.
+projection out of the loop and form the weight gradients with one product per block of
+steps (``bpttlab.numpy._bptt``, shared with checkpointed BPTT).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bpttlab._checks import (
     check_params_type,
     check_upstream,
 )
+from bpttlab.numpy import _bptt
 from bpttlab.numpy.activations import sigmoid, sigmoid_grad, tanh_grad
 from bpttlab.params import LSTMGrads, LSTMParams, LSTMState, LSTMStateGrads
 
@@ -108,57 +110,66 @@ class LSTMCache(NamedTuple):
     params: LSTMParams
 
 
+def _project(x_blk, p, opt):
+    return x_blk @ p.W_x.T + p.b
+
+
+def _step(u_t, state, p, opt):
+    H = state.h.shape[-1]
+    gt = _gates(u_t + state.h @ p.W_h.T)
+    c = gt[:, H : 2 * H] * state.c + gt[:, :H] * gt[:, 2 * H : 3 * H]
+    h = gt[:, 3 * H :] * np.tanh(c)
+    return LSTMState(h, c), (h, c, gt)
+
+
+def _back_step(g, dc_next, rec, state_prev, p, opt):
+    _, c_t, gates = rec
+    da, dh_prev, dc_prev = _step_backward_core(g, dc_next, gates, state_prev.c, c_t, p.W_h)
+    return (da,), dh_prev, dc_prev
+
+
+def _block_grads(parts, x_blk, hprev_blk, p, opt):
+    G, D = p.W_x.shape
+    H = p.W_h.shape[1]
+    da2 = parts[0].reshape(-1, G)
+    return LSTMGrads(da2.T @ x_blk.reshape(-1, D), da2.T @ hprev_blk.reshape(-1, H), da2.sum(axis=0))
+
+
+KERNEL = _bptt.Kernel(
+    project=_project, step=_step, state_of=lambda rec: LSTMState(rec[0], rec[1]), hidden=lambda state: state.h,
+    back_step=_back_step, zero_carry=lambda state0: np.zeros_like(state0.c),
+    state_grad=lambda dh, dc: LSTMStateGrads(dh, dc), block_grads=_block_grads,
+    dx_block=lambda parts, p: parts[0] @ p.W_x, record_widths=lambda H: (H, H, GATES * H),
+    part_widths=lambda H, opt: (GATES * H,),
+)
+
+
 def forward(x: np.ndarray, state0: LSTMState, params: LSTMParams) -> tuple[np.ndarray, LSTMCache]:
     """Run the LSTM over all steps.  x (T, B, D), state0 (h0, c0) -> hs (T, B, H), cache."""
-    H = _check_inputs(x, state0, params, step=False)
-    T, B, _ = x.shape
-    u = x @ params.W_x.T + params.b  # input projection of every step at once
-    hs = np.empty((T, B, H), dtype=x.dtype)
-    cs = np.empty((T, B, H), dtype=x.dtype)
-    gates = np.empty((T, B, GATES * H), dtype=x.dtype)
-    h, c = state0
-    W_h_T = params.W_h.T
-    for t in range(T):
-        gt = _gates(u[t] + h @ W_h_T)
-        c = gt[:, H : 2 * H] * c + gt[:, :H] * gt[:, 2 * H : 3 * H]
-        h = gt[:, 3 * H :] * np.tanh(c)
-        gates[t], cs[t], hs[t] = gt, c, h
+    _check_inputs(x, state0, params, step=False)
+    hs, cs, gates = _bptt.forward(KERNEL, x, state0, params, {})
     check_finite("hs (hidden states)", hs, time_axis=0)
     return hs, LSTMCache(x, state0, hs, cs, gates, params)
 
 
-def _backward(dhs: np.ndarray, cache: LSTMCache):
+def _backward(dhs: np.ndarray, cache: LSTMCache, keep_gs: bool):
     check_params_type("cache", cache, LSTMCache)
-    x, hs, p = cache.x, cache.hs, cache.params
-    check_upstream("dhs", dhs, hs, ("T", "B", "H"))
-    T = x.shape[0]
-    das = np.empty(cache.gates.shape, dtype=hs.dtype)
-    gs = np.empty_like(hs)
-    dh_next = np.zeros_like(cache.state0.h)
-    dc_next = np.zeros_like(cache.state0.c)
-    for t in range(T - 1, -1, -1):
-        c_prev = cache.state0.c if t == 0 else cache.cs[t - 1]
-        gs[t] = dhs[t] + dh_next
-        das[t], dh_next, dc_next = _step_backward_core(gs[t], dc_next, cache.gates[t], c_prev, cache.cs[t], p.W_h)
-    check_finite("da (gradient flowing back)", das, time_axis=0)
-    return das, LSTMStateGrads(dh_next, dc_next), gs
+    check_upstream("dhs", dhs, cache.hs, ("T", "B", "H"))
+    records = (cache.hs, cache.cs, cache.gates)
+    return _bptt.backward(KERNEL, dhs, cache.x, cache.state0, records, cache.params, {}, keep_gs)
 
 
 def backward(dhs: np.ndarray, cache: LSTMCache) -> tuple[np.ndarray, LSTMStateGrads, LSTMGrads]:
-    """Full BPTT.  dhs (T, B, H) -> dx (T, B, D), LSTMStateGrads(dh0, dc0), LSTMGrads."""
-    das, dstate0, _ = _backward(dhs, cache)
-    x, hs, p = cache.x, cache.hs, cache.params
-    h_prev = np.concatenate([cache.state0.h[None], hs[:-1]], axis=0)
-    G, D = p.W_x.shape
-    H = p.W_h.shape[1]
-    da2 = das.reshape(-1, G)
-    grads = LSTMGrads(da2.T @ x.reshape(-1, D), da2.T @ h_prev.reshape(-1, H), da2.sum(axis=0))
-    return das @ p.W_x, dstate0, grads
+    """Full BPTT.  dhs (T, B, H) -> dx (T, B, D), LSTMStateGrads(dh0, dc0), LSTMGrads.
+
+    The weight gradients are one product per block of steps (bpttlab.numpy._bptt).
+    """
+    return _backward(dhs, cache, keep_gs=False)[1]
 
 
 def state_grads(dhs: np.ndarray, cache: LSTMCache) -> np.ndarray:
     """Total gradients dL/dh_t (direct plus through later steps).  dhs (T, B, H) -> (T, B, H)."""
-    return _backward(dhs, cache)[2]
+    return _backward(dhs, cache, keep_gs=True)[0].gs
 
 
 def state_at(cache: LSTMCache, t: int) -> LSTMState:

@@ -7,8 +7,8 @@ maths: W_xh (H, D), W_hh (H, H), b_h (H,), so a batch computes x_t W_xh^T.
 
 The step functions are the textbook pair. The sequence functions loop the same
 recurrence over time but take the time-independent products out of the loop:
-the input projection of all steps is one matrix product, and the weight
-gradients are one product over all steps.
+the input projection and the weight gradients are one matrix product per block
+of steps (``bpttlab.numpy._bptt``, shared with checkpointed BPTT).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from bpttlab._checks import (
     check_shape,
     check_upstream,
 )
-from bpttlab.numpy import layers
+from bpttlab.numpy import _bptt, layers
 from bpttlab.numpy.activations import activate as _act
 from bpttlab.numpy.activations import activation_grad as _act_grad
 from bpttlab.params import ReadoutGrads, ReadoutParams, RNNGrads, RNNParams
@@ -92,6 +92,33 @@ class RNNCache(NamedTuple):
     activation: str
 
 
+def _project(x_blk, p, opt):
+    return x_blk @ p.W_xh.T + p.b_h
+
+
+def _step(u_t, h, p, opt):
+    h_t = _act(u_t + h @ p.W_hh.T, opt["activation"])
+    return h_t, (h_t,)
+
+
+def _back_step(g, carry, rec, h_prev, p, opt):
+    da = g * _act_grad(rec[0], opt["activation"])
+    return (da,), da @ p.W_hh, None
+
+
+def _block_grads(parts, x_blk, hprev_blk, p, opt):
+    H, D = p.W_xh.shape
+    da2 = parts[0].reshape(-1, H)
+    return RNNGrads(da2.T @ x_blk.reshape(-1, D), da2.T @ hprev_blk.reshape(-1, H), da2.sum(axis=0))
+
+
+KERNEL = _bptt.Kernel(
+    project=_project, step=_step, state_of=lambda rec: rec[0], hidden=lambda h: h, back_step=_back_step,
+    zero_carry=lambda state0: None, state_grad=lambda dh, carry: dh, block_grads=_block_grads,
+    dx_block=lambda parts, p: parts[0] @ p.W_xh, record_widths=lambda H: (H,), part_widths=lambda H, opt: (H,),
+)
+
+
 def forward(
     x: np.ndarray, h0: np.ndarray, params: RNNParams, activation: str = "tanh"
 ) -> tuple[np.ndarray, RNNCache]:
@@ -99,16 +126,8 @@ def forward(
 
     hs[t] is h_{t+1} in the maths (h0 is h_0, the state before the first input).
     """
-    H = _check_inputs(x, h0, params, activation, step=False)
-    T, B, _ = x.shape
-    u = x @ params.W_xh.T + params.b_h  # input projection of every step at once
-    hs = np.empty((T, B, H), dtype=x.dtype)
-    h = h0
-    W_hh_T = params.W_hh.T
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, with its step
-        for t in range(T):
-            h = _act(u[t] + h @ W_hh_T, activation)
-            hs[t] = h
+    _check_inputs(x, h0, params, activation, step=False)
+    (hs,) = _bptt.forward(KERNEL, x, h0, params, {"activation": activation})
     check_finite("hs (hidden states)", hs, time_axis=0)
     return hs, RNNCache(x, h0, hs, params, activation)
 
@@ -119,26 +138,15 @@ def backward(dhs: np.ndarray, cache: RNNCache) -> tuple[np.ndarray, np.ndarray, 
     Returns dx (T, B, D), dh0 (B, H) and RNNGrads.  Backward recursion (rows, 0-based t),
     with dh_t the total gradient w.r.t. h_t:
     dh_t = dhs[t] + da_{t+1} @ W_hh;  da_t = dh_t * f'(a_t).
+    The weight gradients sum da_t^T x_t, da_t^T h_{t-1} and da_t over the steps, one product per
+    block of steps (bpttlab.numpy._bptt).
     """
     check_params_type("cache", cache, RNNCache)
-    x, hs, p = cache.x, cache.hs, cache.params
-    check_upstream("dhs", dhs, hs, ("T", "B", "H"))
-    T = x.shape[0]
-    das = np.empty_like(hs)
-    dh_next = np.zeros_like(cache.h0)
-    # overflow is reported below, with its step
-    with np.errstate(over="ignore", invalid="ignore"):
-        for t in range(T - 1, -1, -1):
-            da = (dhs[t] + dh_next) * _act_grad(hs[t], cache.activation)
-            das[t] = da
-            dh_next = da @ p.W_hh
-    check_finite("dh (gradient flowing back)", das, time_axis=0)
-    H, D = p.W_xh.shape
-    das2 = das.reshape(-1, H)
-    # sum_t da_t^T h_{t-1}: step 1 pairs with h0, the rest with hs[:-1] (views, no copy)
-    dW_hh = das[0].T @ cache.h0 + das[1:].reshape(-1, H).T @ hs[:-1].reshape(-1, H)
-    grads = RNNGrads(dW_xh=das2.T @ x.reshape(-1, D), dW_hh=dW_hh, db_h=das2.sum(axis=0))
-    return das @ p.W_xh, dh_next, grads
+    check_upstream("dhs", dhs, cache.hs, ("T", "B", "H"))
+    _, (dx, dh0, grads) = _bptt.backward(
+        KERNEL, dhs, cache.x, cache.h0, (cache.hs,), cache.params, {"activation": cache.activation}
+    )
+    return dx, dh0, grads
 
 
 # ----------------------------------------------------------------- readout and loss
