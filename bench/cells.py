@@ -34,7 +34,8 @@ JSON keys (read by book/performance.ipynb)::
     gemm: [{library, dtype, m, k, n, seconds, gflops}]
     nn_top_ops: {cell/dtype: [torch op names by self CPU time]}
     numpy_profile: {T, B, D, H, dtype, seconds_per_step, matmul_seconds_per_step,
-                    calls_per_step: {ufunc, index, function}, calls_total_per_step,
+                    calls: {ufunc, index, function} (whole pass), calls_total,
+                    calls_per_step: the same / T, calls_total_per_step,
                     other_seconds_per_call, tiny_call_seconds, matmuls_per_step}
     targets: {speed, peak_fraction, peak_H}
 """
@@ -204,7 +205,7 @@ class _CountingNumpy:
 
 def _count_calls(spec, p, x, dhs) -> tuple[dict[str, int], int]:
     """NumPy calls of one forward+backward, by kind, with every array and np.* function counted."""
-    import bpttlab.numpy.activations as act
+    import sys
 
     np_mod = spec.numpy()
     B = x.shape[1]
@@ -212,8 +213,11 @@ def _count_calls(spec, p, x, dhs) -> tuple[dict[str, int], int]:
     pc, xc, dc = wrap_tree(p), _wrap(x.copy()), _wrap(dhs.copy())
     s0 = np_mod.zero_state(p, B)
     s0c = wrap_tree(s0) if isinstance(s0, tuple) else _wrap(s0)
-    saved = (np_mod.np, act.np)
-    np_mod.np = act.np = _CountingNumpy()
+    # every bpttlab.numpy module the cell may call into sees the counting stand-in for np
+    patched = {name: mod for name, mod in sys.modules.items()
+               if name.startswith("bpttlab.numpy") and getattr(mod, "np", None) is np}
+    for mod in patched.values():
+        mod.np = _CountingNumpy()
     try:
         _Counted.counts = {k: 0 for k in _Counted.counts}
         _Counted.matmuls = 0
@@ -221,7 +225,8 @@ def _count_calls(spec, p, x, dhs) -> tuple[dict[str, int], int]:
         np_mod.backward(dc, cache)
         return dict(_Counted.counts), _Counted.matmuls
     finally:
-        np_mod.np, act.np = saved
+        for mod in patched.values():
+            mod.np = np
 
 
 def numpy_profile(quick: bool) -> dict:
@@ -269,6 +274,7 @@ def numpy_profile(quick: bool) -> dict:
         "T": T, "B": B, "D": D, "H": H, "dtype": dtype,
         "seconds_per_step": med["full"] / T,
         "matmul_seconds_per_step": med["matmuls"] / T,
+        "calls": counts, "calls_total": total,
         "calls_per_step": {k: v / T for k, v in counts.items()},
         "calls_total_per_step": total / T,
         "matmuls_per_step": matmuls / T,

@@ -79,7 +79,11 @@ def write_summary(out: pathlib.Path) -> pathlib.Path:
         desc = f"{m.get('cpu', '?')}, BLAS {_blas(m)}, torch CPU capability {m.get('torch_cpu_capability', '?')}"
         machines.append(f"- `{name}`: {desc}, {m.get('torch_threads', '?')} thread(s), {result.get('measured_at', '?')}"
                         + (" (quick smoke run: not for reading)" if result.get("quick") else ""))
-        parts.append(module.markdown(result))
+        try:
+            parts.append(module.markdown(result))
+        except (KeyError, TypeError, ValueError) as err:  # a file from an older version of the section
+            parts.append(f"### {name}\n\n`{path.name}` could not be read ({type(err).__name__}: {err}); "
+                         f"run `make bench` again.\n")
     head = ["Measured with `make bench` (`bench/run.py`), one thread, medians of interleaved repeats.", "",
             "Machine of each section:", "", *machines, ""]
     path = out / "summary.md"
