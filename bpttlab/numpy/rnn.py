@@ -138,15 +138,30 @@ def backward(dhs: np.ndarray, cache: RNNCache) -> tuple[np.ndarray, np.ndarray, 
     Returns dx (T, B, D), dh0 (B, H) and RNNGrads.  Backward recursion (rows, 0-based t),
     with dh_t the total gradient w.r.t. h_t:
     dh_t = dhs[t] + da_{t+1} @ W_hh;  da_t = dh_t * f'(a_t).
-    The weight gradients sum da_t^T x_t, da_t^T h_{t-1} and da_t over the steps, one product per
-    block of steps (bpttlab.numpy._bptt).
     """
     check_params_type("cache", cache, RNNCache)
-    check_upstream("dhs", dhs, cache.hs, ("T", "B", "H"))
-    _, (dx, dh0, grads) = _bptt.backward(
-        KERNEL, dhs, cache.x, cache.h0, (cache.hs,), cache.params, {"activation": cache.activation}
-    )
-    return dx, dh0, grads
+    x, hs, p = cache.x, cache.hs, cache.params
+    check_upstream("dhs", dhs, hs, ("T", "B", "H"))
+    T = x.shape[0]
+    das = np.empty_like(hs)
+    dh_next = np.zeros_like(cache.h0)
+    # overflow is reported below, with its step
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(T - 1, -1, -1):
+            da = (dhs[t] + dh_next) * _act_grad(hs[t], cache.activation)
+            das[t] = da
+            dh_next = da @ p.W_hh
+    check_finite("dh (gradient flowing back)", das, time_axis=0)
+    h_prev = np.concatenate([cache.h0[None], hs[:-1]])  # h_{t-1} of every step
+    # Sums over steps and examples: one product per block of steps, the last block first.
+    # The blocks are those of bpttlab.numpy._bptt, so checkpointed BPTT gets these very bits.
+    dx = np.empty_like(x)
+    grads = None
+    for s, e in reversed(_bptt.blocks(T)):
+        dx[s:e] = das[s:e] @ p.W_xh
+        g = _block_grads((das[s:e],), x[s:e], h_prev[s:e], p, None)
+        grads = g if grads is None else RNNGrads(*(a + b for a, b in zip(grads, g)))
+    return dx, dh_next, grads
 
 
 # ----------------------------------------------------------------- readout and loss
