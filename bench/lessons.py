@@ -86,6 +86,22 @@ def _measure(copy: pathlib.Path) -> dict:
     return {"status": "ok" if ok else "over budget", "seconds": r["seconds"], "peak_mb": r["peak_mb"]}
 
 
+def _last_seconds() -> dict[str, float]:
+    """Each lesson's time in the last bench/results/lessons.json, or {} if there is none readable."""
+    try:
+        last = json.loads((ROOT / "bench" / "results" / "lessons.json").read_text())
+        return {r["file"]: r["seconds"] for r in last["lessons"] if "seconds" in r}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _measure_and_say(name: str, copy: pathlib.Path) -> dict:
+    r = _measure(copy)
+    extra = f"{r['seconds']:.1f} s, {r['peak_mb']:.0f} MB peak" if "seconds" in r else "FAILED"
+    print(f"lessons: {name}: {extra} ({r['status']})", flush=True)
+    return r
+
+
 def _quick_notebook(folder: pathlib.Path) -> pathlib.Path:
     cells = [
         {"cell_type": "markdown", "id": "q0", "metadata": {}, "source": ["# Smoke test\n"]},
@@ -116,13 +132,13 @@ def run(quick: bool) -> dict:
                 copy = tmp / f
                 shutil.copy(ROOT / f, copy)
                 jobs.append((f, title(ROOT / f), f in listed, copy))
+        # longest first (by the last results, if any), so that the two workers finish together
+        last = _last_seconds()
+        order = sorted(range(len(jobs)), key=lambda i: -last.get(jobs[i][0], BUDGET_SECONDS))
         with ThreadPoolExecutor(PARALLEL) as pool:
-            results = list(pool.map(lambda job: _measure(job[3]), jobs))
-    lessons = []
-    for (f, name, in_toc, _), r in zip(jobs, results):
-        lessons.append({"file": f, "title": name, "in_toc": in_toc, **r})
-        extra = f"{r['seconds']:.1f} s, {r['peak_mb']:.0f} MB peak" if "seconds" in r else "FAILED"
-        print(f"lessons: {f}: {extra} ({r['status']})", flush=True)
+            futures = {i: pool.submit(_measure_and_say, jobs[i][0], jobs[i][3]) for i in order}
+            results = [futures[i].result() for i in range(len(jobs))]
+    lessons = [{"file": f, "title": name, "in_toc": in_toc, **r} for (f, name, in_toc, _), r in zip(jobs, results)]
     return {
         "budget": {"seconds": BUDGET_SECONDS, "mb": BUDGET_MB}, "parallel": PARALLEL, "quick": quick,
         "lessons": lessons, "failures": [r["file"] for r in lessons if r["status"] != "ok"],
