@@ -11,8 +11,8 @@ Keys of the result (read by book/memory_efficient_bptt.ipynb and book/performanc
                tracemalloc saw during one forward + backward pass, above what existed before it and not
                counting the dx (T, B, D) that both return
     frontier   {"cell", "T", "sizes", "full_ms", "full_bytes", "budget": rows {"slots", "forward_steps", "peak_bytes", "ms"},
-               "uniform": rows {"c", "forward_steps", "peak_bytes", "ms"}}: memory against time for
-               checkpoint.budget(T, slots) (Gruslys et al. 2016) and checkpoint.uniform(T, c)
+               "uniform": rows {"segment", "forward_steps", "peak_bytes", "ms"}}: memory against time for
+               checkpoint.budget(T, slots) (Gruslys et al. 2016) and checkpoint.uniform(T, segment)
     targets    {"T", "memory_ratio_max", "time_ratio_max", "rows": {"cell", "memory_ratio", "time_ratio", "met"}}
 
 Timings are medians of interleaved repeats (bench/common.py), one thread, float64.
@@ -104,7 +104,7 @@ def _frontier(T: int, sizes: dict, slots_list, c_list, repeats) -> dict:
     med = common.interleaved_median(fns, repeats=repeats, warmup=0)
     budget_rows = [{"slots": m, "forward_steps": stats[f"budget{m}"].forward_steps,
                     "peak_bytes": stats[f"budget{m}"].peak_bytes, "ms": 1e3 * med[f"budget{m}"]} for m in slots_list]
-    uniform_rows = [{"c": c, "forward_steps": stats[f"uniform{c}"].forward_steps,
+    uniform_rows = [{"segment": c, "forward_steps": stats[f"uniform{c}"].forward_steps,
                      "peak_bytes": stats[f"uniform{c}"].peak_bytes, "ms": 1e3 * med[f"uniform{c}"]} for c in c_list]
     return {"cell": "lstm", "T": T, "sizes": dict(sizes), "full_ms": 1e3 * med["full"],
             "full_bytes": stats[f"uniform{c_list[0]}"].full_bytes, "budget": budget_rows, "uniform": uniform_rows}
@@ -166,5 +166,5 @@ def markdown(result: dict) -> str:
         lines.append(f"| budget, {r['slots']} slots | {r['forward_steps'] / f['T']:.2f} | "
                          f"{r['peak_bytes'] / 2**20:.3f} | {r['ms']:.1f} |")
     for r in f["uniform"]:
-        lines.append(f"| segments of {r['c']} | {r['forward_steps'] / f['T']:.2f} | {r['peak_bytes'] / 2**20:.3f} | {r['ms']:.1f} |")
+        lines.append(f"| segments of {r['segment']} | {r['forward_steps'] / f['T']:.2f} | {r['peak_bytes'] / 2**20:.3f} | {r['ms']:.1f} |")
     return "\n".join(lines) + "\n"

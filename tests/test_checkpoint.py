@@ -164,7 +164,7 @@ def bad_calls():
     tx, th, tparams = torch.tensor(tp.x), torch.tensor(tp.state0), bt.to_torch(tp.params)
     return [
         (lambda: ck.uniform(0), ValueError, "^T:"),
-        (lambda: ck.uniform(5, 0), ValueError, "^c:"),
+        (lambda: ck.uniform(5, 0), ValueError, "^segment:"),
         (lambda: ck.uniform(5.0), TypeError, "^T:"),
         (lambda: ck.budget(5, 0), ValueError, "^slots:"),
         (lambda: ck.segments(5, [1, 3]), ValueError, "^starts:"),
@@ -181,7 +181,7 @@ def bad_calls():
         (lambda: ck.bptt(p.x[:, :1], p.state0, p.params, p.dhs), ValueError, "^state0"),
         (lambda: ck.bptt(*a, activation="tanh"), ValueError, "activation"),
         (lambda: ck.bptt(p.x, p.state0, list(p.params), p.dhs), TypeError, "^params:"),
-        (lambda: tck.forward(tx, th, tparams, 0), ValueError, "^c:"),
+        (lambda: tck.forward(tx, th, tparams, 0), ValueError, "^segment:"),
         (lambda: tck.forward(tx, th, tparams, activation="bogus"), ValueError, "^activation:"),
         (lambda: tck.forward(tp.x, th, tparams), TypeError, "^x:"),
         (lambda: tck.saved_bytes(3), TypeError, "^fn:"),
@@ -202,3 +202,24 @@ def test_a_non_finite_gradient_is_reported_with_its_step():
     for schedule in (ck.uniform(40), ck.budget(40, 3)):
         with pytest.raises(FloatingPointError, match="at time step 35"):
             ck.bptt(p.x, p.state0, p.params, dhs, schedule)
+
+
+def test_the_trace_follows_the_schedule():
+    T = 20
+    p = make_cell_problem(variant("rnn-tanh"), seed=6, d=CellDims(T, 1, 1, 2))
+    for schedule in (ck.uniform(T, 5), ck.budget(T, 3), ck.budget(T, 1)):
+        events: list = []
+        stats = ck.bptt(p.x, p.state0, p.params, p.dhs, schedule, trace=events).stats
+        backward = [t for kind, t in events if kind == "backward"]
+        assert backward == list(range(T - 1, -1, -1))  # every step once, latest first
+        assert sum(kind == "forward" for kind, _ in events) == stats.forward_steps
+        held = 0
+        for i, (kind, t) in enumerate(events):
+            held += {"store": 1, "free": -1}.get(kind, 0)
+            if kind == "backward":  # step t is backpropagated right after it was (re)computed or from a kept segment
+                assert ("forward", t) in events[:i]
+            assert held >= 0
+        if schedule.kind == "budget":
+            assert max(np.cumsum([{"store": 1, "free": -1}.get(k, 0) for k, _ in events])) <= schedule.slots - 1
+    with pytest.raises(TypeError, match="^trace:"):
+        ck.bptt(p.x, p.state0, p.params, p.dhs, trace=())

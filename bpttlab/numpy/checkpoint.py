@@ -5,19 +5,19 @@ GRU) for the backward pass: memory grows like T. A checkpointed schedule keeps o
 and recomputes the records it needs from them during the backward pass, paying with extra forward
 steps. Two families:
 
-- ``uniform(T, c)`` (and ``segments(T, starts)``): keep the state every c steps (default
-  c = ceil(sqrt(T))), then walk the segments backwards, recomputing each segment's records from
-  its stored state before backpropagating through it. Memory: about T/c states plus c records;
-  time: one extra forward pass.
-- ``budget(T, slots)``: at most ``slots`` hidden states held at any time (the initial one
+- ``uniform(T, segment)`` (and ``segments(T, starts)``): keep the state every S = ``segment`` steps
+  (default S = ceil(sqrt(T))), then walk the segments backwards, recomputing each segment's
+  records from its stored state before backpropagating through it. Memory: about T/S states plus
+  S records; time: one extra forward pass.
+- ``budget(T, slots)``: at most M = ``slots`` hidden states held at any time (the initial one
   included), records recomputed one step at a time, the placement chosen by the dynamic programme
   of Gruslys et al. (2016), "Memory-efficient backpropagation through time" (their BPTT-HSM):
-  with C(t, 1) = t (t + 1) / 2, C(0, m) = 0, C(1, m) = 1,
+  with C(t, 1) = t (t + 1) / 2, C(0, M) = 0, C(1, M) = 1,
 
-      C(t, m) = min over 1 <= y < t of  y + C(t - y, m - 1) + C(y, m)
+      C(t, M) = min over 1 <= q < t of  q + C(t - q, M - 1) + C(q, M)
 
-  forward steps: run y steps and store the state, backpropagate the last t - y steps with one slot
-  fewer, then the first y with all of them. ``forward_steps(T, slots)`` gives C(T, m).
+  forward steps: run q steps and store the state, backpropagate the last t - q steps with one slot
+  fewer, then the first q with all of them. ``forward_steps(T, slots)`` gives C(T, M).
 
 Every schedule calls the same kernel functions as the cell's ``forward``/``backward`` on the same
 arrays in the same order (``bpttlab.numpy._bptt``): dx, the initial-state gradient and the weight
@@ -103,11 +103,11 @@ def segments(T: int, starts: Any) -> Schedule:
     return Schedule(T, "segments", starts)
 
 
-def uniform(T: int, c: int | None = None) -> Schedule:
-    """Segments of c steps (the last may be shorter); default c = ceil(sqrt(T))."""
+def uniform(T: int, segment: int | None = None) -> Schedule:
+    """Segments of ``segment`` steps (the last may be shorter); default ceil(sqrt(T))."""
     T = check_int("T", T, 1)
-    c = math.isqrt(T - 1) + 1 if c is None else check_int("c", c, 1)
-    return segments(T, list(range(0, T, c)))
+    segment = math.isqrt(T - 1) + 1 if segment is None else check_int("segment", segment, 1)
+    return segments(T, list(range(0, T, segment)))
 
 
 def budget(T: int, slots: int) -> Schedule:
@@ -118,7 +118,7 @@ def budget(T: int, slots: int) -> Schedule:
 
 
 def cost_table(T: int, slots: int) -> tuple[np.ndarray, np.ndarray]:
-    """The dynamic programme: C[t, m] forward steps and the best first split Y[t, m], t <= T, m <= slots."""
+    """The dynamic programme: C[t, M] forward steps and the best first split Q[t, M], t <= T, M <= slots."""
     T = check_int("T", T, 1)
     M = check_int("slots", slots, 1)
     t_all = np.arange(T + 1, dtype=np.int64)
@@ -159,8 +159,9 @@ def _check_schedule(schedule: Any, T: int) -> Schedule:
 class _Run:
     """Shared state of one checkpointed backward pass, with its memory and step bookkeeping."""
 
-    def __init__(self, kernel: _bptt.Kernel, x: np.ndarray, state0: Any, params: Any, dhs: np.ndarray, opt: dict):
-        self.kernel, self.x, self.state0, self.p, self.opt = kernel, x, state0, params, opt
+    def __init__(self, kernel: _bptt.Kernel, x: np.ndarray, state0: Any, params: Any, dhs: np.ndarray, opt: dict,
+                 trace: list | None):
+        self.kernel, self.x, self.state0, self.p, self.opt, self.trace = kernel, x, state0, params, opt, trace
         self.u = _bptt.Projector(kernel, x, params, opt, keep=2)
         self.bp = _bptt.Backprop(kernel, x, dhs, state0, params, opt)
         self.steps = 0
@@ -169,9 +170,19 @@ class _Run:
 
     def step(self, t: int, state: Any) -> tuple[Any, tuple[np.ndarray, ...]]:
         self.steps += 1
+        if self.trace is not None:
+            self.trace.append(("forward", t))
         return self.kernel.step(self.u(t), state, self.p, self.opt)
 
-    def hold(self, state: Any, sign: int) -> None:
+    def back(self, t: int, rec: tuple[np.ndarray, ...], state_prev: Any) -> None:
+        if self.trace is not None:
+            self.trace.append(("backward", t))
+        self.bp.step(t, rec, state_prev)
+
+    def hold(self, state: Any, sign: int, t: int) -> None:
+        """Count a stored state (sign +1) or a freed one (-1): the state after t steps."""
+        if self.trace is not None:
+            self.trace.append(("store" if sign > 0 else "free", t))
         self.states_bytes += sign * sum(a.nbytes for a in _arrays(state))
         self.max_states = max(self.max_states, self.states_bytes)
 
@@ -201,7 +212,7 @@ def _run_segments(run: _Run, starts: tuple[int, ...]) -> None:
         state, _ = run.step(t, state)
         if t + 1 in ends[:-1]:
             stored[t + 1] = state
-            run.hold(state, +1)
+            run.hold(state, +1, t + 1)
     H = kernel.hidden(run.state0).shape[-1]
     B = run.x.shape[1]
     widths = kernel.record_widths(H)
@@ -215,9 +226,9 @@ def _run_segments(run: _Run, starts: tuple[int, ...]) -> None:
                 arr[t - s] = r
         for t in range(e - 1, s - 1, -1):
             prev = stored[s] if t == s else kernel.state_of(tuple(a[t - s - 1] for a in records))
-            run.bp.step(t, tuple(a[t - s] for a in records), prev)
+            run.back(t, tuple(a[t - s] for a in records), prev)
         if s > 0:
-            run.hold(stored.pop(s), -1)
+            run.hold(stored.pop(s), -1, s)
 
 
 def _run_budget(run: _Run, slots: int) -> None:
@@ -234,29 +245,32 @@ def _run_budget(run: _Run, slots: int) -> None:
                     for k in range(s, t):
                         state, _ = run.step(k, state)
                     _, rec = run.step(t, state)
-                    run.bp.step(t, rec, state)
+                    run.back(t, rec, state)
                     run.max_records = max(run.max_records, sum(a.nbytes for a in rec))
                 return
             y = int(Y[L, m])
             state = start
             for k in range(s, s + y):
                 state, _ = run.step(k, state)
-            run.hold(state, +1)
+            run.hold(state, +1, s + y)
             backprop(s + y, e, m - 1, state)
-            run.hold(state, -1)
+            run.hold(state, -1, s + y)
             e = s + y
 
     backprop(0, T, slots, run.state0)
 
 
 def bptt(x: np.ndarray, state0: Any, params: Any, dhs: np.ndarray, schedule: Schedule | None = None,
-         **options: Any) -> CheckpointResult:
+         trace: list | None = None, **options: Any) -> CheckpointResult:
     """Gradients of L with dL/dh_t = dhs[t] by checkpointed BPTT, for any registry cell.
 
     x (T, B, D), state0 the cell's initial state, params the cell's parameters (the cell is read off
     their type), dhs (T, B, H); schedule: ``uniform(T)`` when None; options: the cell's option
     (``activation`` for the RNN, ``variant`` for the GRU). Returns dx, dstate0 and grads equal to
     ``cell.backward(dhs, cell.forward(x, state0, params, **options)[1])``, and the schedule's costs.
+    trace: a list to which the schedule's events are appended in order, as (kind, t) pairs:
+    ("forward", t) computes step t (0-based), ("backward", t) backpropagates through it,
+    ("store", t) and ("free", t) keep and drop the state after t steps.
     """
     spec = cells.of_params(params)
     opt = spec.options(**options)
@@ -266,7 +280,9 @@ def bptt(x: np.ndarray, state0: Any, params: Any, dhs: np.ndarray, schedule: Sch
     H = kernel.hidden(state0).shape[-1]
     check_upstream("dhs", dhs, np.empty((T, B, H), dtype=x.dtype), ("T", "B", "H"))
     schedule = uniform(T) if schedule is None else _check_schedule(schedule, T)
-    run = _Run(kernel, x, state0, params, dhs, opt)
+    if trace is not None:
+        check_type("trace", trace, list, "a list (events are appended to it) or None")
+    run = _Run(kernel, x, state0, params, dhs, opt, trace)
     with np.errstate(over="ignore", invalid="ignore"):
         if schedule.kind == "segments":
             _run_segments(run, schedule.starts)

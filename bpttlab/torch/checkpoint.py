@@ -1,7 +1,7 @@
 """Checkpointed BPTT in torch: ``torch.utils.checkpoint`` around segments of the recurrence.
 
-``forward`` runs any registry cell over x like the cell's own ``forward``, but each segment of c
-steps (default c = ceil(sqrt(T))) runs inside ``torch.utils.checkpoint.checkpoint`` with
+``forward`` runs any registry cell over x like the cell's own ``forward``, but each segment of
+``segment`` steps (default ceil(sqrt(T))) runs inside ``torch.utils.checkpoint.checkpoint`` with
 ``use_reentrant=False``: autograd keeps only the segment's inputs (its first state), and the
 backward pass re-runs the segment to rebuild its graph. ``loss.backward()`` then gives the same
 gradients as plain autograd through the cell's ``forward``. ``saved_bytes`` measures, exactly,
@@ -22,8 +22,10 @@ from bpttlab._checks import check_callable, check_cell_inputs, check_finite, che
 __all__ = ["forward", "saved_bytes"]
 
 
-def forward(x: torch.Tensor, state0: Any, params: Any, c: int | None = None, **options: Any) -> tuple[torch.Tensor, Any]:
-    """Run the cell over x in checkpointed segments of c steps.  x (T, B, D) -> hs (T, B, H), final state.
+def forward(
+    x: torch.Tensor, state0: Any, params: Any, segment: int | None = None, **options: Any
+) -> tuple[torch.Tensor, Any]:
+    """Run the cell over x in checkpointed segments of ``segment`` steps.  x (T, B, D) -> hs (T, B, H), final state.
 
     The cell is read off the type of ``params``; options: its option (activation, variant).
     """
@@ -31,7 +33,7 @@ def forward(x: torch.Tensor, state0: Any, params: Any, c: int | None = None, **o
     opt = spec.options(**options)
     check_cell_inputs(spec, x, state0, params, opt, step=False, backend="torch")
     T = x.shape[0]
-    c = math.isqrt(T - 1) + 1 if c is None else check_int("c", c, 1)
+    c = math.isqrt(T - 1) + 1 if segment is None else check_int("segment", segment, 1)
     step = spec.torch()._step
     n_state = 1 if spec.state is None else len(spec.state._fields)
     n_params = len(params)
