@@ -27,6 +27,7 @@ dhs (T, B, H), the direct loss gradient with respect to every h_t.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, NamedTuple
 
@@ -118,9 +119,15 @@ def budget(T: int, slots: int) -> Schedule:
 
 
 def cost_table(T: int, slots: int) -> tuple[np.ndarray, np.ndarray]:
-    """The dynamic programme: C[t, M] forward steps and the best first split Q[t, M], t <= T, M <= slots."""
-    T = check_int("T", T, 1)
-    M = check_int("slots", slots, 1)
+    """The dynamic programme: C[t, M] forward steps and the best first split Q[t, M], t <= T, M <= slots.
+
+    Both arrays are (T + 1, slots + 1) int64, read-only (they are computed once per (T, slots) and kept).
+    """
+    return _cost_table(check_int("T", T, 1), check_int("slots", slots, 1))
+
+
+@functools.lru_cache(maxsize=32)
+def _cost_table(T: int, M: int) -> tuple[np.ndarray, np.ndarray]:
     t_all = np.arange(T + 1, dtype=np.int64)
     C = np.zeros((T + 1, M + 1), dtype=np.int64)
     Y = np.zeros((T + 1, M + 1), dtype=np.int64)
@@ -135,6 +142,8 @@ def cost_table(T: int, slots: int) -> tuple[np.ndarray, np.ndarray]:
             k = int(np.argmin(vals))
             col[t] = vals[k]
             Y[t, m] = k + 1
+    C.flags.writeable = False
+    Y.flags.writeable = False
     return C, Y
 
 
