@@ -10,9 +10,12 @@ Keys of the result (read by book/memory_efficient_bptt.ipynb and book/performanc
                (CheckpointStats.peak_bytes and full_bytes), *_traced_bytes (LSTM rows only) the peak that
                tracemalloc saw during one forward + backward pass, above what existed before it and not
                counting the dx (T, B, D) that both return
-    frontier   {"cell", "T", "sizes", "full_ms", "full_bytes", "budget": rows {"slots", "forward_steps", "peak_bytes", "ms"},
-               "uniform": rows {"segment", "forward_steps", "peak_bytes", "ms"}}: memory against time for
-               checkpoint.budget(T, slots) (Gruslys et al. 2016) and checkpoint.uniform(T, segment)
+    frontier   {"cell", "T", "sizes", "full_ms", "full_bytes", "full_records_bytes",
+               "budget": rows {"slots", "forward_steps", "peak_bytes", "kept_bytes", "ms"},
+               "uniform": rows {"segment", "forward_steps", "peak_bytes", "kept_bytes", "ms"}}: memory against time for
+               checkpoint.budget(T, slots) (Gruslys et al. 2016) and checkpoint.uniform(T, segment);
+               kept_bytes counts stored states and records only (peak_bytes adds the fixed buffers),
+               full_records_bytes the records of full BPTT
     targets    {"T", "memory_ratio_max", "time_ratio_max", "rows": {"cell", "memory_ratio", "time_ratio", "met"}}
 
 Timings are medians of interleaved repeats (bench/common.py), one thread, float64.
@@ -102,12 +105,17 @@ def _frontier(T: int, sizes: dict, slots_list, c_list, repeats) -> dict:
     fns.update({f"budget{m}": scheduled(f"budget{m}", ck.budget(T, m)) for m in slots_list})
     fns.update({f"uniform{c}": scheduled(f"uniform{c}", ck.uniform(T, c)) for c in c_list})
     med = common.interleaved_median(fns, repeats=repeats, warmup=0)
-    budget_rows = [{"slots": m, "forward_steps": stats[f"budget{m}"].forward_steps,
-                    "peak_bytes": stats[f"budget{m}"].peak_bytes, "ms": 1e3 * med[f"budget{m}"]} for m in slots_list]
-    uniform_rows = [{"segment": c, "forward_steps": stats[f"uniform{c}"].forward_steps,
-                     "peak_bytes": stats[f"uniform{c}"].peak_bytes, "ms": 1e3 * med[f"uniform{c}"]} for c in c_list]
+    def row(key, st):
+        return {"forward_steps": st.forward_steps, "peak_bytes": st.peak_bytes,
+                "kept_bytes": st.states_bytes + st.records_bytes, "ms": 1e3 * med[key]}
+
+    budget_rows = [{"slots": m, **row(f"budget{m}", stats[f"budget{m}"])} for m in slots_list]
+    uniform_rows = [{"segment": c, **row(f"uniform{c}", stats[f"uniform{c}"])} for c in c_list]
+    widths = sum(mod.KERNEL.record_widths(sizes["H"]))
     return {"cell": "lstm", "T": T, "sizes": dict(sizes), "full_ms": 1e3 * med["full"],
-            "full_bytes": stats[f"uniform{c_list[0]}"].full_bytes, "budget": budget_rows, "uniform": uniform_rows}
+            "full_bytes": stats[f"uniform{c_list[0]}"].full_bytes,
+            "full_records_bytes": T * sizes["B"] * widths * x.dtype.itemsize,
+            "budget": budget_rows, "uniform": uniform_rows}
 
 
 def run(quick: bool) -> dict:

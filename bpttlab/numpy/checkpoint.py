@@ -9,15 +9,15 @@ steps. Two families:
   (default S = ceil(sqrt(T))), then walk the segments backwards, recomputing each segment's
   records from its stored state before backpropagating through it. Memory: about T/S states plus
   S records; time: one extra forward pass.
-- ``budget(T, slots)``: at most M = ``slots`` hidden states held at any time (the initial one
+- ``budget(T, slots)``: at most m = ``slots`` hidden states held at any time (the initial one
   included), records recomputed one step at a time, the placement chosen by the dynamic programme
   of Gruslys et al. (2016), "Memory-efficient backpropagation through time" (their BPTT-HSM):
-  with C(t, 1) = t (t + 1) / 2, C(0, M) = 0, C(1, M) = 1,
+  with C(t, 1) = t (t + 1) / 2, C(0, m) = 0, C(1, m) = 1,
 
-      C(t, M) = min over 1 <= q < t of  q + C(t - q, M - 1) + C(q, M)
+      C(t, m) = min over 1 <= u < t of  u + C(t - u, m - 1) + C(u, m)
 
-  forward steps: run q steps and store the state, backpropagate the last t - q steps with one slot
-  fewer, then the first q with all of them. ``forward_steps(T, slots)`` gives C(T, M).
+  forward steps: run u steps and store the state, backpropagate the last t - u steps with one slot
+  fewer, then the first u with all of them. ``forward_steps(T, slots)`` gives C(T, m).
 
 Every schedule calls the same kernel functions as the cell's ``forward``/``backward`` on the same
 arrays in the same order (``bpttlab.numpy._bptt``): dx, the initial-state gradient and the weight
@@ -119,7 +119,7 @@ def budget(T: int, slots: int) -> Schedule:
 
 
 def cost_table(T: int, slots: int) -> tuple[np.ndarray, np.ndarray]:
-    """The dynamic programme: C[t, M] forward steps and the best first split Q[t, M], t <= T, M <= slots.
+    """The dynamic programme: C[t, m] forward steps and the best first split U[t, m], t <= T, m <= slots.
 
     Both arrays are (T + 1, slots + 1) int64, read-only (they are computed once per (T, slots) and kept).
     """
