@@ -128,7 +128,6 @@ def run(quick: bool) -> dict:
     else:
         sizes = {"B": 16, "D": 32, "H": 64}
         sweep = _sweep((100, 1000, 10_000), ("rnn", "lstm", "gru"), sizes, repeats=3)
-        sweep += _sweep((300, 3000), ("lstm",), sizes, repeats=3)
         sweep.sort(key=lambda r: (r["cell"], r["T"]))
         frontier = _frontier(1000, {"B": 4, "D": 16, "H": 32}, (3, 4, 6, 8, 16, 32, 64), (8, 16, 32, 64, 125, 250),
                              repeats=3)
