@@ -144,6 +144,8 @@ def run(quick: bool) -> dict:
 def markdown(result: dict) -> str:
     s = result["sizes"]
     lines = [
+        "### Checkpointed BPTT: memory and time against T",
+        "",
         f"Full BPTT against checkpointed BPTT (segments of ceil(sqrt(T)) steps), B = {s['B']}, D = {s['D']}, "
         f"H = {s['H']}, {s['dtype']}; memory is what each keeps for the backward pass (exact bytes), time the "
         "median of interleaved repeats.",
