@@ -383,7 +383,7 @@ def markdown(result: dict) -> str:
         "implementations. The peak is the best rate of the same library's matmul (NumPy's `@` for numpy, "
         "`torch.matmul` for torch and nn), same dtype, one thread, over the shapes the cell uses and a "
         f"{BIG_GEMM} x {BIG_GEMM} x {BIG_GEMM} product, each timed alone, and of that product timed "
-        "interleaved with each cell's passes. Target: NumPy at {frac:.0%} of its peak or more at "
+        f"interleaved with each cell's passes. Target: NumPy at {TARGET_PEAK_FRACTION:.0%} of its peak or more at "
         f"H = {result['targets']['peak_H']}.",
         "",
         "| cell | dtype | H | GFLOP | numpy GFLOP/s | torch GFLOP/s | nn GFLOP/s | NumPy peak | torch peak | "
