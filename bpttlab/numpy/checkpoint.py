@@ -287,7 +287,7 @@ def bptt(x: np.ndarray, state0: Any, params: Any, dhs: np.ndarray, schedule: Sch
     T, B, _ = x.shape
     kernel = spec.numpy().KERNEL
     H = kernel.hidden(state0).shape[-1]
-    check_upstream("dhs", dhs, np.empty((T, B, H), dtype=x.dtype), ("T", "B", "H"))
+    check_upstream("dhs", dhs, np.broadcast_to(np.zeros((), dtype=x.dtype), (T, B, H)), ("T", "B", "H"))
     schedule = uniform(T) if schedule is None else _check_schedule(schedule, T)
     if trace is not None:
         check_type("trace", trace, list, "a list (events are appended to it) or None")

@@ -74,7 +74,7 @@ class RTRLResult(NamedTuple):
 
 def _check(x: np.ndarray, h0: np.ndarray, params: RNNParams, dhs: np.ndarray, activation: str) -> int:
     H = check_cell_inputs(SPEC, x, h0, params, {"activation": activation}, step=False)
-    check_upstream("dhs", dhs, np.empty(x.shape[:2] + (H,), dtype=x.dtype), ("T", "B", "H"))
+    check_upstream("dhs", dhs, np.broadcast_to(np.zeros((), dtype=x.dtype), x.shape[:2] + (H,)), ("T", "B", "H"))
     return H
 
 
