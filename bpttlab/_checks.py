@@ -513,6 +513,32 @@ def leading_dims(a: Any, last: str) -> tuple[str, ...]:
     return ("T", "B", last) if ndim == 3 else tuple(f"n{i}" for i in range(max(ndim - 1, 0))) + (last,)
 
 
+def check_attention_params(params: Any, D: int | None, dtype: Any, backend: str = "numpy") -> tuple[int, int]:
+    """AttentionParams of float arrays (or tensors) in ``dtype``, finite, with the axes of ATTENTION_DIMS; (H, O).
+
+    D: the input size from x (None: read it from params.W_xe); dtype None: that of params.W_q.
+    """
+    from bpttlab.params import ATTENTION_DIMS, AttentionParams
+
+    check_params_type("params", params, AttentionParams)
+    for field, dims in ATTENTION_DIMS.items():
+        check_float_array(f"params.{field}", getattr(params, field), dims, backend)
+    H, O = int(params.W_q.shape[0]), int(params.W_hy.shape[0])
+    sizes = {"H": H, "O": O, "D": int(params.W_xe.shape[1]) if D is None else int(D)}
+    dtype = params.W_q.dtype if dtype is None else dtype
+    for field, dims in ATTENTION_DIMS.items():
+        value = getattr(params, field)
+        where = "D from x" if "D" in dims and D is not None else "H from params.W_q, O from params.W_hy"
+        if tuple(value.shape) != tuple(sizes[a] for a in dims):
+            raise ValueError(
+                f"params.{field}: expected shape ({', '.join(dims)}{',' if len(dims) == 1 else ''}) = "
+                f"{tuple(sizes[a] for a in dims)} ({where}), got {tuple(value.shape)}"
+            )
+        check_same_dtype(f"params.{field}", value, "x", dtype)
+        check_finite(f"params.{field}", value)
+    return H, O
+
+
 def check_readout_params(name: str, readout: Any, H: int, dtype: Any, backend: str = "numpy") -> int:
     """A ReadoutParams W_hy (O, H), b_y (O,) in ``dtype``, finite, with H from the cell; return O."""
     from bpttlab.params import ReadoutParams

@@ -60,7 +60,41 @@ class MLPGrads(NamedTuple):
     db_2: Any
 
 
-GRADS_OF = {RNNParams: RNNGrads, ReadoutParams: ReadoutGrads, MLPParams: MLPGrads}
+class AttentionParams(NamedTuple):
+    """W_xe (H, D), b_e (H,): input projection; W_q, W_k, W_v, W_o (H, H): query, key, value and output
+    maps; W_hy (O, H), b_y (O,): the per-step readout."""
+
+    W_xe: Any
+    b_e: Any
+    W_q: Any
+    W_k: Any
+    W_v: Any
+    W_o: Any
+    W_hy: Any
+    b_y: Any
+
+
+class AttentionGrads(NamedTuple):
+    """Gradients of a scalar loss with respect to the fields of AttentionParams."""
+
+    dW_xe: Any
+    db_e: Any
+    dW_q: Any
+    dW_k: Any
+    dW_v: Any
+    dW_o: Any
+    dW_hy: Any
+    db_y: Any
+
+
+# The axes of every field of AttentionParams, named as in the maths (checked on both backends).
+ATTENTION_DIMS = {
+    "W_xe": ("H", "D"), "b_e": ("H",), "W_q": ("H", "H"), "W_k": ("H", "H"), "W_v": ("H", "H"),
+    "W_o": ("H", "H"), "W_hy": ("O", "H"), "b_y": ("O",),
+}
+
+
+GRADS_OF = {RNNParams: RNNGrads, ReadoutParams: ReadoutGrads, MLPParams: MLPGrads, AttentionParams: AttentionGrads}
 
 
 def grads_like(params: NamedTuple, values: Any) -> NamedTuple:

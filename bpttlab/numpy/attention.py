@@ -24,6 +24,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from bpttlab._checks import (
+    check_attention_params,
     check_bool,
     check_choice,
     check_dtype_arg,
@@ -32,7 +33,6 @@ from bpttlab._checks import (
     check_generator,
     check_number,
     check_optional,
-    check_params_type,
     check_positive_int,
     check_same_dtype,
     check_shape,
@@ -43,6 +43,8 @@ from bpttlab.clip import clip_by_global_norm, global_norm
 from bpttlab.init import gaussian
 from bpttlab.numpy.seq import masked_loss
 from bpttlab.optim import adam_init, adam_step, sgd_step
+from bpttlab.params import ATTENTION_DIMS as FIELD_DIMS
+from bpttlab.params import AttentionGrads, AttentionParams
 from bpttlab.seqmodel import TrainLog
 from bpttlab.tasks import ADDING_TOLERANCE, TaskBatch, accuracy, check_task_batch
 
@@ -50,40 +52,6 @@ __all__ = [
     "AttentionCache", "AttentionGrads", "AttentionParams", "FIELD_DIMS", "backward", "evaluate", "forward",
     "init_attention", "loss_and_grads", "param_count", "positional_encoding", "train",
 ]
-
-
-class AttentionParams(NamedTuple):
-    """W_xe (H, D), b_e (H,): input projection; W_q, W_k, W_v, W_o (H, H): query, key, value and output
-    maps; W_hy (O, H), b_y (O,): the per-step readout."""
-
-    W_xe: Any
-    b_e: Any
-    W_q: Any
-    W_k: Any
-    W_v: Any
-    W_o: Any
-    W_hy: Any
-    b_y: Any
-
-
-class AttentionGrads(NamedTuple):
-    """Gradients of a scalar loss with respect to the fields of AttentionParams."""
-
-    dW_xe: Any
-    db_e: Any
-    dW_q: Any
-    dW_k: Any
-    dW_v: Any
-    dW_o: Any
-    dW_hy: Any
-    db_y: Any
-
-
-# The axes of every field, named as in the maths (shared with the torch twin's messages).
-FIELD_DIMS = {
-    "W_xe": ("H", "D"), "b_e": ("H",), "W_q": ("H", "H"), "W_k": ("H", "H"), "W_v": ("H", "H"),
-    "W_o": ("H", "H"), "W_hy": ("O", "H"), "b_y": ("O",),
-}
 
 
 class AttentionCache(NamedTuple):
@@ -136,28 +104,6 @@ def param_count(D: int, H: int, O: int) -> int:
     return H * D + H + 4 * H * H + O * H + O
 
 
-def _check_params(params: Any, D: int | None, dtype: Any) -> tuple[int, int]:
-    """params: AttentionParams of float arrays in ``dtype``, finite, shapes of FIELD_DIMS; return (H, O)."""
-    check_params_type("params", params, AttentionParams)
-    for field, dims in FIELD_DIMS.items():
-        check_float_array(f"params.{field}", getattr(params, field), dims)
-    H, O = int(params.W_q.shape[0]), int(params.W_hy.shape[0])
-    sizes = {"H": H, "O": O, "D": int(params.W_xe.shape[1]) if D is None else int(D)}
-    if dtype is None:
-        dtype = params.W_q.dtype
-    for field, dims in FIELD_DIMS.items():
-        value = getattr(params, field)
-        where = "D from x" if "D" in dims and D is not None else "H from params.W_q, O from params.W_hy"
-        if tuple(value.shape) != tuple(sizes[a] for a in dims):
-            raise ValueError(
-                f"params.{field}: expected shape ({', '.join(dims)}{',' if len(dims) == 1 else ''}) = "
-                f"{tuple(sizes[a] for a in dims)} ({where}), got {tuple(value.shape)}"
-            )
-        check_same_dtype(f"params.{field}", value, "x", dtype)
-        check_finite(f"params.{field}", value)
-    return H, O
-
-
 def _check_x(x: Any) -> None:
     check_float_array("x", x, ("T", "B", "D"))
     check_finite("x", x, time_axis=0)
@@ -194,7 +140,7 @@ def forward(x: np.ndarray, params: AttentionParams, positional: bool = True) -> 
     """
     _check_x(x)
     positional = check_bool("positional", positional)
-    H, _ = _check_params(params, x.shape[-1], x.dtype)
+    H, _ = check_attention_params(params, x.shape[-1], x.dtype)
     T, B, D = x.shape
     e = _lin(x, params.W_xe) + params.b_e
     if positional:
@@ -258,7 +204,7 @@ def backward(dys: np.ndarray, cache: AttentionCache) -> tuple[np.ndarray, Attent
 
 def _check_batch(batch: Any, params: AttentionParams, name: str = "batch") -> None:
     check_task_batch(batch, name)
-    H, O = _check_params(params, batch.x.shape[-1], batch.x.dtype)
+    H, O = check_attention_params(params, batch.x.shape[-1], batch.x.dtype)
     if batch.loss == "mse" and batch.y.shape[-1] != O:
         raise ValueError(f"{name}.y: expected O = {O} outputs (from params.W_hy) on its last axis, "
                          f"got shape {tuple(batch.y.shape)}")
@@ -308,7 +254,7 @@ def train(
     optional clipping by global norm, a clear error when the loss or gradient becomes non-finite).
     The layer sees the whole sequence at once, so there is no truncation.
     """
-    _check_params(params, None, None)
+    check_attention_params(params, None, None)
     check_callable("make_batch", make_batch, "a function rng -> TaskBatch")
     steps = check_positive_int("steps", steps)
     check_generator("rng", rng)

@@ -2,8 +2,8 @@
 
 Same maths, names and argument order: ``positional_encoding(T, H, dtype)``,
 ``forward(x, params, positional) -> (ys, cache)``, ``loss(batch, params, positional)``.
-params is the NumPy module's ``AttentionParams`` converted with ``bpttlab.torch.to_torch``
-(any NamedTuple with its fields W_xe, b_e, W_q, W_k, W_v, W_o, W_hy, b_y, holding tensors).
+params is ``bpttlab.params.AttentionParams`` holding tensors (``bpttlab.torch.to_torch`` converts
+the NumPy initialiser's), checked by the same ``bpttlab._checks.check_attention_params`` as NumPy's.
 """
 
 from __future__ import annotations
@@ -14,20 +14,18 @@ from typing import Any, NamedTuple
 import torch
 
 from bpttlab._checks import (
+    check_attention_params,
     check_bool,
     check_finite,
     check_float_array,
     check_positive_int,
-    check_same_dtype,
     check_type,
 )
 from bpttlab.tasks import TaskBatch, check_task_batch
 from bpttlab.torch.seq import masked_loss
 
-__all__ = ["AttentionCache", "FIELDS", "forward", "loss", "positional_encoding"]
+__all__ = ["AttentionCache", "forward", "loss", "positional_encoding"]
 
-FIELDS = ("W_xe", "b_e", "W_q", "W_k", "W_v", "W_o", "W_hy", "b_y")
-_DIMS = (("H", "D"), ("H",), ("H", "H"), ("H", "H"), ("H", "H"), ("H", "H"), ("O", "H"), ("O",))
 
 
 class AttentionCache(NamedTuple):
@@ -54,32 +52,12 @@ def positional_encoding(T: int, H: int, dtype: torch.dtype = torch.float64) -> t
     return torch.where(cols % 2 == 0, torch.sin(angle), torch.cos(angle)).to(dtype)
 
 
-def _check_params(params: Any, D: int, dtype: torch.dtype) -> tuple[int, int]:
-    if not isinstance(params, tuple) or tuple(getattr(params, "_fields", ())) != FIELDS:
-        raise TypeError(f"params: expected AttentionParams (fields {', '.join(FIELDS)}), got {type(params).__name__}")
-    for field, dims in zip(FIELDS, _DIMS):
-        check_float_array(f"params.{field}", getattr(params, field), dims, "torch")
-    H, O = int(params.W_q.shape[0]), int(params.W_hy.shape[0])
-    sizes = {"H": H, "O": O, "D": int(D)}
-    for field, dims in zip(FIELDS, _DIMS):
-        value = getattr(params, field)
-        want = tuple(sizes[a] for a in dims)
-        if tuple(value.shape) != want:
-            raise ValueError(
-                f"params.{field}: expected shape ({', '.join(dims)}{',' if len(dims) == 1 else ''}) = {want} "
-                f"(D from x, H from params.W_q, O from params.W_hy), got {tuple(value.shape)}"
-            )
-        check_same_dtype(f"params.{field}", value, "x", dtype)
-        check_finite(f"params.{field}", value)
-    return H, O
-
-
 def forward(x: torch.Tensor, params: Any, positional: bool = True) -> tuple[torch.Tensor, AttentionCache]:
     """x (T, B, D) -> ys (T, B, O), cache; differentiable by autograd."""
     check_float_array("x", x, ("T", "B", "D"), "torch")
     check_finite("x", x, time_axis=0)
     positional = check_bool("positional", positional)
-    H, _ = _check_params(params, x.shape[-1], x.dtype)
+    H, _ = check_attention_params(params, x.shape[-1], x.dtype, "torch")
     T = x.shape[0]
     e = x @ params.W_xe.T + params.b_e
     if positional:
