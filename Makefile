@@ -14,7 +14,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: book test unit nbval execute portability bench clean
+.PHONY: book site site-extra test unit nbval execute portability bench clean
 
 # `make execute LESSONS=book/x.ipynb` or `make portability LESSONS=...` limit them to some lessons.
 LESSONS ?=
@@ -26,13 +26,32 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-book: $(STAMP)
+# Front-end files from the npm registry (package-lock.json): MathJax for the site, axe-core
+# for the browser tests. The site serves MathJax from _build/extra (Sphinx's html_extra_path).
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js and npm (Debian: apt-get install nodejs npm); the book serves MathJax from npm's package so its maths renders offline" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+
+site-extra: node_modules/.package-lock.json
+	rm -rf _build/extra
+	mkdir -p _build/extra/mathjax
+	cp -R node_modules/mathjax/es5/. _build/extra/mathjax/
+	cp node_modules/mathjax/LICENSE _build/extra/mathjax/LICENSE
+
+book: $(STAMP) site-extra
 	rm -rf _build/html _build/.doctrees _build/jupyter_execute
 	$(VENV)/bin/jupyter-book build . --builder html -W -n --keep-going
 
 test: book
 	BPTT_REQUIRE_SITE=1 $(PY) -m pytest tests book $(NBVAL)
 	$(PY) .ci/portability.py --only torch-avx2,torch-default
+
+# The site from the lessons' stored outputs, without executing them (seconds, for work on
+# pages, figures' metadata and styles); `make book` is the real build.
+site: $(STAMP) site-extra
+	rm -rf _build/html _build/.doctrees
+	sed "s/execute_notebooks: force/execute_notebooks: 'off'/" _config.yml > _build/site_config.yml
+	$(VENV)/bin/jupyter-book build . --builder html -W -n --keep-going --config _build/site_config.yml
 
 unit: $(STAMP)
 	$(PY) -m pytest tests
