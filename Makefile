@@ -50,7 +50,8 @@ test: book
 # pages, figures' metadata and styles); `make book` is the real build.
 site: $(STAMP) site-extra
 	rm -rf _build/html _build/.doctrees
-	sed "s/execute_notebooks: force/execute_notebooks: 'off'/" _config.yml > _build/site_config.yml
+	sed -e "s/execute_notebooks: force/execute_notebooks: 'off'/" -e "s|bookext: book/_ext|bookext: $(CURDIR)/book/_ext|" \
+	  _config.yml > _build/site_config.yml
 	$(VENV)/bin/jupyter-book build . --builder html -W -n --keep-going --config _build/site_config.yml
 
 unit: $(STAMP)

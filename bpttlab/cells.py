@@ -141,6 +141,7 @@ def _layer(gates: int, bias_names: tuple[str, ...], w_x: str, w_h: str) -> dict[
     return out
 
 
+#: Every cell bpttlab knows, by name (``"rnn"``, ``"lstm"``, ``"gru"``).
 CELLS: dict[str, CellSpec] = {
     "rnn": CellSpec(
         name="rnn",
@@ -243,4 +244,5 @@ def variants() -> list[Variant]:
     return out
 
 
+#: Every cell with every value of its option, in registry order.
 VARIANTS: tuple[Variant, ...] = tuple(variants())
