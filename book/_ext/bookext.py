@@ -10,6 +10,9 @@
 - docutils marks each bibliography entry ``role="doc-biblioentry"`` inside a
   ``role="list"``: a list whose items are not list items (axe-core's
   aria-required-children, critical). The entries are given ``role="listitem"``.
+- The ``colab-install`` directive prints the line that installs bpttlab on Colab, from the
+  repository URL set once in ``_config.yml`` (``repository.url``), so a fork changes one
+  line. ``install_line(url)`` is that line (tests/test_colab.py installs it from a wheel).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from docutils import nodes
+from docutils.parsers.rst import Directive
 from myst_nb.sphinx_ import HideCodeCellNode
 from pybtex.plugin import register_plugin
 from pybtex.style.formatting.unsrt import Style as UnsrtStyle
@@ -81,7 +86,28 @@ def _listitems(app: Sphinx, pagename: str, templatename: str, context: dict, doc
         context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
 
 
+def install_line(url: str) -> str:
+    """The notebook line that installs bpttlab from the repository at ``url``."""
+    return f'%pip install "bpttlab @ git+{url.rstrip("/")}"'
+
+
+class ColabInstall(Directive):
+    """A code block with ``install_line`` of the book's repository."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        config = self.state.document.settings.env.config
+        url = (config.html_theme_options or {}).get("repository_url")
+        if not url:
+            raise self.error("colab-install: no repository URL; set repository.url in _config.yml")
+        line = install_line(url)
+        block = nodes.literal_block(line, line, language="ipython")
+        return [block]
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_directive("colab-install", ColabInstall)
     app.add_node(HideCodeCellNode, override=True, html=(_visit_hidden_cell, _depart_hidden_cell))
     register_plugin("pybtex.style.labels", "authoryear", AuthorYearLabels)
     register_plugin("pybtex.style.formatting", "bookstyle", BookStyle)
