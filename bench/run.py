@@ -7,6 +7,7 @@ Sections (each a module bench/<name>.py, contract in bench/common.py), in the or
     rtrl        cost exponents of RTRL and UORO
     attention   attention against the LSTM
     lessons     every lesson's time and memory against the 60 s / 1536 MB budget
+    binder      every lesson in a fresh environment built from .binder/, against Binder's 2 GB
 
 Each result gets the machine it was measured on (``common.machine()``) and goes to
 ``<out>/<name>.json``; ``<out>/summary.md`` is rebuilt from every JSON file in ``<out>``, so
@@ -37,7 +38,7 @@ for path in (str(BENCH), str(ROOT)):
 
 from common import machine, one_thread  # noqa: E402
 
-SECTIONS = ("cells", "checkpoint", "rtrl", "attention", "lessons")
+SECTIONS = ("cells", "checkpoint", "rtrl", "attention", "lessons", "binder")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

@@ -12,7 +12,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 RUN = BENCH / "run.py"
-SECTIONS = ("cells", "checkpoint", "rtrl", "attention", "lessons")
+SECTIONS = ("cells", "checkpoint", "rtrl", "attention", "lessons", "binder")
 MACHINE_KEYS = {"cpu", "blas", "torch_cpu_capability", "torch_threads", "numpy", "torch", "python"}
 
 
