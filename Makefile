@@ -1,7 +1,8 @@
 # Two commands do all set-up on a fresh machine with Python 3.11:
 #   make book   - create .venv, install, execute every lesson, build _build/html (warnings are errors)
-#   make test   - the same set-up and build, then unit tests, site tests and nbval on every lesson,
-#                 then nbval again with torch pinned to other vector kernels (AVX2, plain)
+#   make test   - the same set-up and build, then unit tests, site tests, browser tests (Chromium),
+#                 the Binder-like run and nbval on every lesson, then nbval again with torch
+#                 pinned to other vector kernels (AVX2, plain)
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -43,7 +44,7 @@ book: $(STAMP) site-extra
 	$(VENV)/bin/jupyter-book build . --builder html -W -n --keep-going
 
 test: book
-	BPTT_REQUIRE_SITE=1 $(PY) -m pytest tests book $(NBVAL)
+	BPTT_REQUIRE_SITE=1 BPTT_BINDER=1 $(PY) -m pytest tests book $(NBVAL)
 	$(PY) .ci/portability.py --only torch-avx2,torch-default
 
 # The site from the lessons' stored outputs, without executing them (seconds, for work on

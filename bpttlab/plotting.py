@@ -98,17 +98,18 @@ def draw_unrolled(
 ) -> UnrolledDiagram:
     """Draw h_t = tanh(W_xh x_t + W_hh h_{t-1} + b_h), y_t = W_hy h_t + b_y unrolled over T steps.
 
-    ax: the matplotlib Axes to draw on (its limits are set; its axis is hidden).
-    T: number of time steps, >= 1. Nodes: h_0, then x_t, h_t for t = 1..T.
-    show_backward: also draw the gradient arrows (red, dashed), right to left along
-        the h-chain and down from each loss.
-    loss_per_step: a readout y_t and loss L_t at every step (sequence to sequence);
-        if False, only y_T and L_T at the last step (sequence to one).
-    highlight: time steps in 0..T whose nodes are filled and outlined (0 is h_0).
-    window: (start, stop), shade the columns of steps start..stop, both included
-        (0 <= start <= stop <= T), e.g. the k steps a truncated backward pass reaches.
-    window_label: text written at the top of the shaded window (needs ``window``).
-    weight_labels: write W_xh, W_hh, W_hy beside the arrows and a note that they are shared.
+    - ax: the matplotlib Axes to draw on (its limits are set; its axis is hidden).
+    - T: number of time steps, >= 1. Nodes: h_0, then x_t, h_t for t = 1..T.
+    - show_backward: also draw the gradient arrows (red, dashed), right to left along
+      the h-chain and down from each loss.
+    - loss_per_step: a readout y_t and loss L_t at every step (sequence to sequence);
+      if False, only y_T and L_T at the last step (sequence to one).
+    - highlight: time steps in 0..T whose nodes are filled and outlined (0 is h_0).
+    - window: (start, stop), shade the columns of steps start..stop, both included
+      (0 <= start <= stop <= T), e.g. the k steps a truncated backward pass reaches.
+    - window_label: text written at the top of the shaded window (needs ``window``).
+    - weight_labels: write W_xh, W_hh, W_hy beside the arrows and a note that they
+      are shared.
 
     Returns an UnrolledDiagram. With n = T if loss_per_step else 1, it draws
     1 + 2T + 2n node boxes, 2T + 2n forward arrows and, if show_backward, 2n + T
@@ -132,7 +133,7 @@ def draw_unrolled(
     forward: list[FancyArrowPatch] = []
     backward: list[FancyArrowPatch] = []
     hw, hh = _BOX_W / 2, _BOX_H / 2
-    label_size = 9 if T <= 8 else 7
+    label_size = 9 if T <= 8 else 8
 
     def node(kind: str, t: int) -> None:
         name = f"{kind}_{t}"

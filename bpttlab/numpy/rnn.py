@@ -109,7 +109,11 @@ def _back_step(g, carry, rec, h_prev, p, opt):
 def _block_grads(parts, x_blk, hprev_blk, p, opt):
     H, D = p.W_xh.shape
     da2 = parts[0].reshape(-1, H)
-    return RNNGrads(da2.T @ x_blk.reshape(-1, D), da2.T @ hprev_blk.reshape(-1, H), da2.sum(axis=0))
+    return RNNGrads(
+        da2.T @ x_blk.reshape(-1, D),
+        da2.T @ hprev_blk.reshape(-1, H),
+        da2.sum(axis=0),
+    )
 
 
 KERNEL = _bptt.Kernel(
@@ -132,11 +136,13 @@ def forward(
     return hs, RNNCache(x, h0, hs, params, activation)
 
 
-def backward(dhs: np.ndarray, cache: RNNCache) -> tuple[np.ndarray, np.ndarray, RNNGrads]:
+def backward(
+    dhs: np.ndarray, cache: RNNCache
+) -> tuple[np.ndarray, np.ndarray, RNNGrads]:
     """Full BPTT.  dhs (T, B, H): the direct loss gradient w.r.t. each h_t.
 
-    Returns dx (T, B, D), dh0 (B, H) and RNNGrads.  Backward recursion (rows, 0-based t),
-    with dh_t the total gradient w.r.t. h_t:
+    Returns dx (T, B, D), dh0 (B, H) and RNNGrads.  Backward recursion
+    (rows, 0-based t), with dh_t the total gradient w.r.t. h_t:
     dh_t = dhs[t] + da_{t+1} @ W_hh;  da_t = dh_t * f'(a_t).
     """
     check_params_type("cache", cache, RNNCache)
@@ -152,15 +158,20 @@ def backward(dhs: np.ndarray, cache: RNNCache) -> tuple[np.ndarray, np.ndarray, 
             das[t] = da
             dh_next = da @ p.W_hh
     check_finite("dh (gradient flowing back)", das, time_axis=0)
-    h_prev = np.concatenate([cache.h0[None], hs[:-1]])  # h_{t-1} of every step
-    # Sums over steps and examples: one product per block of steps, the last block first.
-    # The blocks are those of bpttlab.numpy._bptt, so checkpointed BPTT gets these very bits.
+    # h_{t-1} of every step
+    h_prev = np.concatenate([cache.h0[None], hs[:-1]])
+    # Sums over steps and examples: one product per block of steps, the
+    # last block first. The blocks are those of bpttlab.numpy._bptt, so
+    # checkpointed BPTT gets these very bits.
     dx = np.empty_like(x)
     grads = None
     for s, e in reversed(_bptt.blocks(T)):
         dx[s:e] = das[s:e] @ p.W_xh
         g = _block_grads((das[s:e],), x[s:e], h_prev[s:e], p, None)
-        grads = g if grads is None else RNNGrads(*(a + b for a, b in zip(grads, g)))
+        if grads is None:
+            grads = g
+        else:
+            grads = RNNGrads(*(a + b for a, b in zip(grads, g)))
     return dx, dh_next, grads
 
 
