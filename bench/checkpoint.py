@@ -150,25 +150,37 @@ def markdown(result: dict) -> str:
         f"H = {s['H']}, {s['dtype']}; memory is what each keeps for the backward pass (exact bytes), time the "
         "median of interleaved repeats.",
         "",
-        "| cell | T | full (ms) | checkpointed (ms) | time ratio | full (MiB) | checkpointed (MiB) | memory ratio "
-        "| tracemalloc peak, full / checkpointed (MiB) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "#### Time",
+        "",
+        "| cell | T | full (ms) | checkpointed (ms) | ratio |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in result["sweep"]:
+        lines.append(f"| {r['cell']} | {r['T']} | {r['full_ms']:.1f} | {r['checkpoint_ms']:.1f} | {r['time_ratio']:.2f} |")
+    lines += [
+        "",
+        "#### Memory",
+        "",
+        "Kept for the backward pass (exact bytes), and the peak that tracemalloc saw during the whole "
+        "pass where it was traced (the LSTM).",
+        "",
+        "| cell | T | full (MiB) | checkpointed (MiB) | ratio | tracemalloc peaks (MiB) |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for r in result["sweep"]:
         traced = ("-" if r["full_traced_bytes"] is None
-                  else f"{r['full_traced_bytes'] / 2**20:.2f} / {r['checkpoint_traced_bytes'] / 2**20:.2f}")
-        lines.append(f"| {r['cell']} | {r['T']} | {r['full_ms']:.1f} | {r['checkpoint_ms']:.1f} | {r['time_ratio']:.2f} "
-                     f"| {r['full_bytes'] / 2**20:.2f} | {r['checkpoint_bytes'] / 2**20:.2f} | {r['memory_ratio']:.2%} "
-                     f"| {traced} |")
+                  else f"{r['full_traced_bytes'] / 2**20:.1f} / {r['checkpoint_traced_bytes'] / 2**20:.1f}")
+        lines.append(f"| {r['cell']} | {r['T']} | {r['full_bytes'] / 2**20:.2f} | {r['checkpoint_bytes'] / 2**20:.2f} "
+                     f"| {r['memory_ratio']:.2%} | {traced} |")
     t = result["targets"]
-    lines += ["", f"Targets at T = {t['T']}: memory at most {t['memory_ratio_max']:.0%} of full BPTT's, "
+    lines += ["", "#### Targets", "", f"Targets at T = {t['T']}: memory at most {t['memory_ratio_max']:.0%} of full BPTT's, "
               f"time at most {t['time_ratio_max']}x.", "",
               "| cell | memory ratio | time ratio | target |", "|---|---:|---:|---|"]
     for r in t["rows"]:
         lines.append(f"| {r['cell']} | {r['memory_ratio']:.2%} | {r['time_ratio']:.2f} | {'met' if r['met'] else 'not met'} |")
     f = result["frontier"]
     fs = f["sizes"]
-    lines += ["", f"The memory/time frontier of the LSTM at T = {f['T']}, B = {fs['B']}, D = {fs['D']}, H = {fs['H']} "
+    lines += ["", "#### The memory/time frontier", "", f"The memory/time frontier of the LSTM at T = {f['T']}, B = {fs['B']}, D = {fs['D']}, H = {fs['H']} "
               f"(full BPTT: {f['full_ms']:.1f} ms, {f['full_bytes'] / 2**20:.2f} MiB):", "",
               "| schedule | forward steps / T | kept (MiB) | time (ms) |", "|---|---:|---:|---:|"]
     for r in f["budget"]:

@@ -156,14 +156,14 @@ def markdown(result: dict) -> str:
         f"Each lesson executed in a fresh kernel on one thread ({result['parallel']} lessons at a time), "
         f"in book order; budget {b['seconds']:.0f} s and {b['mb']:.0f} MB of peak resident memory.",
         "",
-        "| lesson | file | time (s) | peak memory (MB) | budget |",
-        "|---|---|---:|---:|---|",
+        "| lesson | time (s) | peak memory (MB) | budget |",
+        "|---|---:|---:|---|",
     ]
     for r in result["lessons"]:
         sec = f"{r['seconds']:.1f}" if "seconds" in r else "-"
         mb = f"{r['peak_mb']:.0f}" if "peak_mb" in r else "-"
         note = "" if r["in_toc"] else " (not in the table of contents)"
-        lines.append(f"| {r['title']}{note} | `{r['file']}` | {sec} | {mb} | {r['status']} |")
+        lines.append(f"| {r['title']}{note} | {sec} | {mb} | {r['status']} |")
     return "\n".join(lines) + "\n"
 
 

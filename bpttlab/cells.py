@@ -15,13 +15,13 @@ Every cell module, on both backends, offers the same functions with the same arg
 order (``opts`` is the cell's option as a keyword, for example ``activation="tanh"``)::
 
     step_forward(x_t, state_prev, params, **opts) -> (state_t, step_cache)
-    step_backward(dstate_t, step_cache)           -> (dx_t, dstate_prev, grads)
-    forward(x, state0, params, **opts)            -> (hs, cache)
-    backward(dhs, cache)                          -> (dx, dstate0, grads)
-    states(x, state0, params, **opts)             -> [state_0, ..., state_T]
-    state_at(cache, t)                            -> state after t steps
-    zero_state(params, B)                         -> the all-zero state
-    state_grads(dhs, cache)                       -> dL/dh_t for every t (T, B, H)
+    step_backward(dstate_t, step_cache) -> (dx_t, dstate_prev, grads)
+    forward(x, state0, params, **opts)  -> (hs, cache)
+    backward(dhs, cache)                -> (dx, dstate0, grads)
+    states(x, state0, params, **opts)   -> [state_0, ..., state_T]
+    state_at(cache, t)                  -> state after t steps
+    zero_state(params, B)               -> the all-zero state
+    state_grads(dhs, cache)             -> dL/dh_t for every t (T, B, H)
 
 Shapes are time-first: x (T, B, D), hs (T, B, H). A state is the array h (B, H), or the
 state container (``LSTMState(h, c)``); its gradient is the array dh or the matching
