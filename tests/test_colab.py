@@ -10,6 +10,7 @@ files and the numbers of one small BPTT check. pip's git step is what this leave
 from __future__ import annotations
 
 import pathlib
+import shutil
 import subprocess
 import sys
 import venv
@@ -48,8 +49,14 @@ def test_the_intro_line_names_the_configured_repository():
 
 def test_the_colab_line_installs_bpttlab_from_a_wheel(tmp_path):
     wheels = tmp_path / "wheels"
+    # build from a copy of the package's sources, so setuptools' build/ stays out of the checkout
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, src / name)
+    shutil.copytree(ROOT / "bpttlab", src / "bpttlab", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                            "-w", str(wheels), str(ROOT)], capture_output=True, text=True)
+                            "-w", str(wheels), str(src)], capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-3000:]
     (wheel,) = wheels.glob("bpttlab-*.whl")
     env_dir = tmp_path / "colab"
