@@ -112,30 +112,61 @@ class CrossCheck(NamedTuple):
         return max(e for per in self.errors.values() for e in per.values())
 
     def report(self) -> str:
-        """One line per backend: how many tensors were compared and the largest relative error (machine-dependent)."""
+        """One entry per backend: how many tensors were compared and the largest relative error (machine-dependent).
+
+        Each entry is one line, or, where that line would be wider than ``WIDTH`` characters, two: the
+        name of the worst tensor goes onto an indented second line.
+        """
         lines = []
         for backend, per in self.errors.items():
             worst = max(per, key=per.get)
-            lines.append(f"{self.cell}: numpy vs {backend:<8} {len(per):>2} tensors, largest rel_error "
-                         f"{per[worst]:.1e} ({worst})")
+            head = f"{self.cell}: numpy vs {backend:<8} {len(per):>2} tensors, largest rel_error {per[worst]:.1e}"
+            lines.extend(_wrap(head, [f"({worst})"]))
         return "\n".join(lines)
 
     def summary(self, tol: float) -> str:
-        """One line per backend saying whether every tensor agrees within ``tol``: the same text on every machine
-        as long as the verdict holds (the errors themselves change in their last digits between CPUs)."""
+        """One entry per backend saying whether every tensor agrees within ``tol``: the same text on every machine
+        as long as the verdict holds (the errors themselves change in their last digits between CPUs).
+
+        Each entry is one line, or, where that line would be wider than ``WIDTH`` characters, the verdict
+        followed by the tensor names on indented lines, broken between names.
+        """
         from bpttlab._checks import check_number
 
         tol = check_number("tol", tol, positive=True)
         lines = []
         for backend, per in self.errors.items():
             bad = [name for name, e in per.items() if not e < tol]
-            names = ", ".join(per)
             if bad:
-                lines.append(f"{self.cell}: numpy vs {backend}: {len(bad)} of {len(per)} tensors DISAGREE "
-                             f"(rel_error >= {tol:.0e}): {', '.join(bad)}")
+                head = (f"{self.cell}: numpy vs {backend}: {len(bad)} of {len(per)} tensors DISAGREE "
+                        f"(rel_error >= {tol:.0e}):")
+                lines.extend(_wrap(head, [f"{name}," for name in bad[:-1]] + [bad[-1]]))
             else:
-                lines.append(f"{self.cell}: numpy vs {backend}: all {len(per)} tensors agree, rel_error < {tol:.0e} ({names})")
+                head = f"{self.cell}: numpy vs {backend}: all {len(per)} tensors agree, rel_error < {tol:.0e}"
+                names = list(per)
+                lines.extend(_wrap(head, ["(" * (i == 0) + f"{name}" + ("," if i < len(names) - 1 else ")")
+                                          for i, name in enumerate(names)]))
         return "\n".join(lines)
+
+
+WIDTH = 76
+"""The widest line that :meth:`CrossCheck.report` and :meth:`CrossCheck.summary` print (a page's code column)."""
+
+
+def _wrap(head: str, words: list[str]) -> list[str]:
+    """``head`` and ``words`` joined by spaces on one line if it fits in WIDTH; else ``head``, then the words
+    on lines indented by two spaces, broken between words (a single word is never split)."""
+    one = " ".join([head, *words])
+    if len(one) <= WIDTH:
+        return [one]
+    lines, current = [head], "  "
+    for word in words:
+        if current.strip() and len(current) + 1 + len(word) > WIDTH:
+            lines.append(current)
+            current = "  "
+        current = f"{current}{word}" if not current.strip() else f"{current} {word}"
+    lines.append(current)
+    return lines
 
 
 def cross_check(cell: Any, x: np.ndarray, state0: Any, params: Any, dhs: np.ndarray, **options: Any) -> CrossCheck:

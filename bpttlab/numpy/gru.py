@@ -60,11 +60,14 @@ def _step(gx: np.ndarray, h_prev: np.ndarray, p: GRUParams, variant: str):
 
 
 def _step_backward_core(dh, h_prev, r, z, n, p: GRUParams, variant: str):
-    """One step back from dh = dL/dh_t (B, H). Returns (dgx (B, 3H), dgh_rz (B, 2H), dgh_n (B, H), dh_prev (B, H)).
+    """One step back from dh = dL/dh_t (B, H).
 
-    dgx: gradient of the pre-activations [r, z, n] (equal to that of gx = W_x x_t + b_x);
-    dgh_rz: of the r and z blocks of W_h h_prev + b_hh; dgh_n: of W_hn's product output
-    (torch: W_hn h_prev + b_hn; cho: W_hn (r * h_prev) + b_hn); dh_prev: of h_{t-1}, all paths.
+    Returns (dgx (B, 3H), dgh_rz (B, 2H), dgh_n (B, H), dh_prev (B, H)):
+    dgx, the gradient of the pre-activations [r, z, n] (equal to that
+    of gx = W_x x_t + b_x); dgh_rz, of the r and z blocks of
+    W_h h_prev + b_hh; dgh_n, of W_hn's product output (torch:
+    W_hn h_prev + b_hn; cho: W_hn (r * h_prev) + b_hn); dh_prev, of
+    h_{t-1} along all paths.
     """
     H = h_prev.shape[-1]
     dn = dh * (1.0 - z)
@@ -81,7 +84,9 @@ def _step_backward_core(dh, h_prev, r, z, n, p: GRUParams, variant: str):
         dr = du * h_prev
         dgh_n = dan
         dh_prev = dh_prev + du * r
-    dgh_rz = np.concatenate([dr * sigmoid_grad(r), dz * sigmoid_grad(z)], axis=-1)
+    dgh_rz = np.concatenate(
+        [dr * sigmoid_grad(r), dz * sigmoid_grad(z)], axis=-1
+    )
     dh_prev = dh_prev + dgh_rz @ p.W_h[: 2 * H]
     return np.concatenate([dgh_rz, dan], axis=-1), dgh_rz, dgh_n, dh_prev
 

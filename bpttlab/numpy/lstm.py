@@ -53,13 +53,21 @@ def _gates(a: np.ndarray) -> np.ndarray:
 
 
 def _step_backward_core(dh, dc_next, gates, c_prev, c_t, W_h):
-    """One step back: returns (da (B, 4H), dh_prev from the recurrence, dc_prev)."""
+    """One step back.
+
+    Returns (da (B, 4H), dh_prev from the recurrence, dc_prev).
+    """
     H = c_t.shape[-1]
     i, f, g, o = (gates[..., k * H : (k + 1) * H] for k in range(GATES))
     tc = np.tanh(c_t)
     dc = dc_next + dh * o * tanh_grad(tc)
     da = np.concatenate(
-        [dc * g * sigmoid_grad(i), dc * c_prev * sigmoid_grad(f), dc * i * tanh_grad(g), dh * tc * sigmoid_grad(o)],
+        [
+            dc * g * sigmoid_grad(i),
+            dc * c_prev * sigmoid_grad(f),
+            dc * i * tanh_grad(g),
+            dh * tc * sigmoid_grad(o),
+        ],
         axis=-1,
     )
     return da, da @ W_h, dc * f
