@@ -63,7 +63,7 @@ def _square(W: object, kinds: str) -> np.ndarray:
 
 
 def spectral_radius(W: np.ndarray) -> float:
-    """max |eigenvalue| of a square real matrix (int or float entries)."""
+    """max ``|eigenvalue|`` of a square real matrix (int or float entries)."""
     _square(W, "iuf")
     return float(np.max(np.abs(np.linalg.eigvals(W.astype(np.float64)))))
 

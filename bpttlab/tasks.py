@@ -130,7 +130,7 @@ def adding_problem(
 def adding_baseline(tolerance: float = ADDING_TOLERANCE) -> Baseline:
     """Always answering 1 (the mean of the sum): MSE = Var(U1 + U2) = 1/6.
 
-    Its accuracy is P(|U1 + U2 - 1| < tol) = 2 tol - tol^2 for the triangular law of the sum (tol <= 1).
+    Its accuracy is ``P(|U1 + U2 - 1| < tol)`` = 2 tol - tol^2 for the triangular law of the sum (tol <= 1).
     """
     tol = check_number("tolerance", tolerance, low=0.0, high=1.0, open_low=True)
     return Baseline(1.0 / 6.0, 2 * tol - tol**2, "always answer 1, the mean of the sum")
@@ -237,7 +237,7 @@ def check_task_batch(batch: object, name: str = "batch", same_dtype: bool = True
 
 
 def accuracy(ys: np.ndarray, batch: TaskBatch, tolerance: float = ADDING_TOLERANCE) -> float:
-    """Fraction of the masked steps answered correctly: argmax = label ("xent") or |error| < tolerance ("mse").
+    """Fraction of the masked steps answered correctly: argmax = label ("xent") or ``|error| < tolerance`` ("mse").
 
     ys (T, B, O): a model's outputs for ``batch`` (NumPy); at least one step must have mask > 0.
     """

@@ -150,19 +150,7 @@ async () => {
 }
 """
 
-_FRAME_JS = r"""
-(src) => {
-  const img = [...document.querySelectorAll('img')].find(i => i.getAttribute('src') === src);
-  const canvas = document.createElement('canvas');
-  canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
-  const ctx = canvas.getContext('2d');
-  ctx.drawImage(img, 0, 0);
-  const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
-  let h = 0;
-  for (let i = 0; i < data.length; i += 7) h = (h * 31 + data[i]) >>> 0;
-  return h;
-}
-"""
+
 
 
 @dataclass
@@ -257,18 +245,21 @@ class Site:
             context.close()
         return report
 
-    def frames_differ(self, page: str, src: str, wait_ms: int = 700) -> bool:
-        """Whether the image `src` on `page` shows another frame after `wait_ms`."""
+    def frames_differ(self, page: str, src: str, wait_ms: int = 900) -> bool:
+        """Whether the image `src` on `page` shows another frame within `wait_ms`.
+
+        Pictures of the element as the page paints it, a few times over: a canvas would
+        not do, since drawing an animated image onto one gives its first frame only.
+        """
         context, tab, _ = self.open(page, WIDE)
         try:
             tab.goto(self.url(page), wait_until="load")
             img = tab.locator(f'img[src="{src}"]')
             img.scroll_into_view_if_needed()
-            first = tab.evaluate(_FRAME_JS, src)
-            seen = {first}
+            seen = {img.screenshot(animations="allow")}
             for _ in range(6):
-                tab.wait_for_timeout(wait_ms // 3)
-                seen.add(tab.evaluate(_FRAME_JS, src))
+                tab.wait_for_timeout(wait_ms // 6)
+                seen.add(img.screenshot(animations="allow"))
             return len(seen) > 1
         finally:
             context.close()

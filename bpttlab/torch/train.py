@@ -51,7 +51,7 @@ def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> float:
     """Scale the ``.grad`` of ``params`` in place so that their global norm is at most ``max_norm``; return the norm before.
 
     The formula of ``bpttlab.clip.clip_by_global_norm``: g <- g * max_norm / ||g|| when ||g|| > max_norm
-    (torch's clip_grad_norm_ divides by ||g|| + 1e-6 instead), with ||g|| summed in float64.
+    (torch's ``clip_grad_norm_`` divides by ``||g|| + 1e-6`` instead), with ||g|| summed in float64.
     """
     max_norm = check_number("max_norm", max_norm, positive=True)
     if isinstance(params, torch.Tensor) or not hasattr(params, "__iter__"):
