@@ -105,3 +105,31 @@ def test_video_lesson_animation_plays_in_the_page():
     sources = [img["src"] for img in soup.select(".cell_output img")]
     animated = [s for s in sources if is_animated_png(((HTML / "book" / s).resolve()).read_bytes())]
     assert animated, "book/video_prediction: no animated PNG among the cell outputs"
+
+
+def test_every_bibliography_entry_is_cited_and_listed():
+    keys = re.findall(r"^@\w+\{([^,\s]+),", (ROOT / "book" / "references.bib").read_text(), re.M)
+    sources = "\n".join(p.read_text() for p in sorted((ROOT / "book").glob("*.ipynb")) + sorted((ROOT / "book").glob("*.md")))
+    cited = set()
+    for group in re.findall(r"\{cite(?::[a-z]+)?\}`([^`]+)`", sources):
+        cited |= {k.strip() for k in group.split(",")}
+    uncited = sorted(set(keys) - cited)
+    assert not uncited, f"references.bib entries cited nowhere (cite them or remove them): {uncited}"
+    listed = _page("book/references").select("div.citation")
+    assert len(listed) == len(set(keys)), f"{len(listed)} entries listed for {len(set(keys))} in references.bib"
+
+
+def test_reference_labels_are_author_year_like_the_text():
+    labels = [s.get_text().strip("[]") for s in _page("book/references").select("div.citation span.label")]
+    assert labels and all(re.fullmatch(r"[^\d\[\]]+, (\d{4}[a-z]?|n\.d\.)", lab) for lab in labels), labels[:5]
+
+
+def test_execution_statistics_list_every_lesson_as_run():
+    soup = _page("book/execution_statistics")
+    rows = [[td.get_text(" ").strip() for td in tr.find_all("td")] for tr in soup.select("table tbody tr")]
+    docs = {r[0] for r in rows if r}
+    missing = [doc for doc in LESSONS if doc not in docs]
+    assert not missing, f"execution statistics lack {missing} (built with `make site`? run `make book`)"
+    for r in rows:
+        assert "✅" in r[-1] or "ok" in r[-1].lower(), f"execution statistics: {r}"
+        assert float(r[-2]) > 0, r
