@@ -133,3 +133,22 @@ def test_execution_statistics_list_every_lesson_as_run():
     for r in rows:
         assert "✅" in r[-1] or "ok" in r[-1].lower(), f"execution statistics: {r}"
         assert float(r[-2]) > 0, r
+
+
+@pytest.mark.parametrize("doc", LESSONS)
+def test_bpttlab_names_in_lesson_code_link_to_the_api_reference(doc):
+    """sphinx-codeautolink: a name of bpttlab used in a lesson's code links to its API entry."""
+    soup = _page(doc)
+    links = [a["href"] for a in soup.select("div.cell a.sphinx-codeautolink-a")]
+    api = [h for h in links if re.search(r"api_(core|numpy|torch)\.html#(module-)?bpttlab\b", h)]
+    assert api, f"{doc}: no link from its code to the API reference: {links[:5]}"
+    for href in api:
+        page, anchor = href.split("#")
+        target = (HTML / doc).parent / page
+        assert target.exists() and f'id="{anchor}"' in target.read_text(encoding="utf-8"), f"{doc}: {href} is dead"
+
+
+def test_lesson_code_links_many_bpttlab_functions():
+    objects = [a["href"] for doc in LESSONS for a in _page(doc).select("div.cell a.sphinx-codeautolink-a")
+               if re.search(r"api_(core|numpy|torch)\.html#bpttlab\.", a["href"])]
+    assert len(objects) >= 300, f"only {len(objects)} links from lesson code to API entries of functions and classes"
