@@ -23,6 +23,7 @@ from bpttlab import (
     metrics,
     optim,
     params,
+    saving,
     seqmodel,
     series,
     tasks,
