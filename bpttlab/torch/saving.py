@@ -9,10 +9,12 @@ cannot run code when it is loaded.
 
 File format (``torch.save``'s zip archive; format version 1) holding one dict::
 
-    {"format": "bpttlab.torch.saving", "version": 1,
+    {"format": "bpttlab.torch.saving",
+     "version": 1,
      "meta": "<JSON text of the caller's meta dict>",
-     "state": <the state dict: str (or int) keys; values tensors, nested dicts, lists,
-               tuples, ints, floats, bools, strs or None>}
+     "state": <the state dict: str (or int) keys; values
+               tensors, nested dicts, lists, tuples, ints,
+               floats, bools, strs or None>}
 
 A module's ``state_dict()`` (an OrderedDict, with its ``_metadata``), an optimiser's
 ``state_dict()``, a ``torch.Generator().get_state()`` tensor and plain numbers all fit.
