@@ -79,8 +79,17 @@ def run_selection(name: str, lessons: list[pathlib.Path], outdir: pathlib.Path) 
     """Strict nbval on the lessons under one selection; lesson -> failing cells ([] when it passed)."""
     xml = outdir / f"{name}.xml"
     cmd = [
-        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval", "--nbval-current-env",
-        "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg"), f"--junitxml={xml}",
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--nbval",
+        "--nbval-current-env",
+        "--nbval-sanitize-with",
+        str(ROOT / "tests" / "nbval_sanitize.cfg"),
+        f"--junitxml={xml}",
         *[str(p) for p in lessons],
     ]
     log = outdir / f"{name}.log"

@@ -55,14 +55,18 @@ def _bytes(T: int) -> dict[str, int]:
     batch = _batch(T)
     _, att_cache = attention.forward(batch.x, att)
     _, lstm_cache = seq.forward(batch.x, lstm.zero_state(lstm_params.cell, B), lstm_params, model)
-    return {"attention": int(cost.cache_nbytes(att_cache._replace(params=()))),
-            "lstm": int(cost.cache_nbytes(lstm_cache._replace(params=())))}
+    return {
+        "attention": int(cost.cache_nbytes(att_cache._replace(params=()))),
+        "lstm": int(cost.cache_nbytes(lstm_cache._replace(params=()))),
+    }
 
 
 def formula_bytes(T: int) -> dict[str, int]:
     """The cache sizes in float64 numbers, times 8: what the forward passes must keep."""
-    return {"attention": 8 * (T * B * D + 6 * T * B * H + B * T * T),
-            "lstm": 8 * (T * B * D + 6 * T * B * H + 2 * B * H)}
+    return {
+        "attention": 8 * (T * B * D + 6 * T * B * H + B * T * T),
+        "lstm": 8 * (T * B * D + 6 * T * B * H + 2 * B * H),
+    }
 
 
 def _times(T: int, repeats: int) -> dict[str, float]:
@@ -71,8 +75,10 @@ def _times(T: int, repeats: int) -> dict[str, float]:
     att, model, lstm_params = _models()
     batch = _batch(T)
     state0 = lstm.zero_state(lstm_params.cell, B)
-    fns = {"attention": lambda: attention.loss_and_grads(batch, att),
-           "lstm": lambda: seq.loss_and_grads(batch, state0, lstm_params, model)}
+    fns = {
+        "attention": lambda: attention.loss_and_grads(batch, att),
+        "lstm": lambda: seq.loss_and_grads(batch, state0, lstm_params, model),
+    }
     return common.interleaved_median(fns, repeats=repeats)
 
 
@@ -96,12 +102,27 @@ def run(quick: bool) -> dict:
         rows.append({"T": T, "seconds_per_step": _times(T, repeats), "bytes": counted})
     fit_sizes = sizes[-3:]
     fit_rows = [r for r in rows if r["T"] in fit_sizes]
-    fits = {m: {"time": _slope(fit_sizes, [r["seconds_per_step"][m] for r in fit_rows]),
-                "memory": _slope(fit_sizes, [r["bytes"][m] for r in fit_rows])} for m in ("attention", "lstm")}
+    fits = {
+        m: {
+            "time": _slope(fit_sizes, [r["seconds_per_step"][m] for r in fit_rows]),
+            "memory": _slope(fit_sizes, [r["bytes"][m] for r in fit_rows]),
+        }
+        for m in ("attention", "lstm")
+    }
     readout = O * H + O
     params = {"attention": attention.param_count(D, H, O), "lstm": cell_param_count("lstm", D, H) + readout}
-    return {"B": B, "D": D, "H": H, "O": O, "repeats": repeats, "params": params, "rows": rows,
-            "fit_sizes": fit_sizes, "fits": fits, "failures": failures}
+    return {
+        "B": B,
+        "D": D,
+        "H": H,
+        "O": O,
+        "repeats": repeats,
+        "params": params,
+        "rows": rows,
+        "fit_sizes": fit_sizes,
+        "fits": fits,
+        "failures": failures,
+    }
 
 
 def markdown(result: dict) -> str:
@@ -120,15 +141,20 @@ def markdown(result: dict) -> str:
     ]
     for r in result["rows"]:
         s, b = r["seconds_per_step"], r["bytes"]
-        lines.append(f"| {r['T']} | {s['attention'] * 1e3:.2f} | {s['lstm'] * 1e3:.2f} | "
-                     f"{s['attention'] / s['lstm']:.2f} | {b['attention'] / 2**20:.2f} MiB | "
-                     f"{b['lstm'] / 2**20:.2f} MiB |")
+        lines.append(
+            f"| {r['T']} | {s['attention'] * 1e3:.2f} | {s['lstm'] * 1e3:.2f} | "
+            f"{s['attention'] / s['lstm']:.2f} | {b['attention'] / 2**20:.2f} MiB | "
+            f"{b['lstm'] / 2**20:.2f} MiB |"
+        )
     f = result["fits"]
-    lines += ["", f"Slopes of log(cost) against log(T) over T = {', '.join(map(str, result['fit_sizes']))}: "
-              f"attention time {f['attention']['time']:.2f}, memory {f['attention']['memory']:.2f}; "
-              f"LSTM time {f['lstm']['time']:.2f}, memory {f['lstm']['memory']:.2f}. Attention's cost "
-              "approaches T^2 (the B T^2 attention weights) once they outweigh the T B H terms; the LSTM's "
-              "stays proportional to T."]
+    lines += [
+        "",
+        f"Slopes of log(cost) against log(T) over T = {', '.join(map(str, result['fit_sizes']))}: "
+        f"attention time {f['attention']['time']:.2f}, memory {f['attention']['memory']:.2f}; "
+        f"LSTM time {f['lstm']['time']:.2f}, memory {f['lstm']['memory']:.2f}. Attention's cost "
+        "approaches T^2 (the B T^2 attention weights) once they outweigh the T B H terms; the LSTM's "
+        "stays proportional to T.",
+    ]
     if result.get("failures"):
         lines += ["", "Failures: " + "; ".join(result["failures"])]
     return "\n".join(lines) + "\n"

@@ -53,12 +53,19 @@ def build_env(folder: pathlib.Path = ENV) -> pathlib.Path:
         shutil.rmtree(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     venv.EnvBuilder(with_pip=True).create(folder)
-    env = {**os.environ, "PATH": f"{folder / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-           "VIRTUAL_ENV": str(folder), "PIP_RETRIES": "0", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{folder / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        "VIRTUAL_ENV": str(folder),
+        "PIP_RETRIES": "0",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
     env.pop("PYTHONPATH", None)
     python = folder / "bin" / "python"
-    steps = [[str(python), "-m", "pip", "install", "--quiet", "-r", str(BINDER / "requirements.txt")],
-             ["bash", str(BINDER / "postBuild")]]
+    steps = [
+        [str(python), "-m", "pip", "install", "--quiet", "-r", str(BINDER / "requirements.txt")],
+        ["bash", str(BINDER / "postBuild")],
+    ]
     for step in steps:
         proc = subprocess.run(step, cwd=ROOT, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
@@ -113,9 +120,14 @@ def run(quick: bool) -> dict:
             results = list(pool.map(one, jobs))
     rows = [{"file": f, "title": t, **r} for (f, t, _), r in zip(jobs, results)]
     return {
-        "limit_mb": LIMIT_MB, "parallel": PARALLEL, "quick": quick, "python": str(python),
-        "packages": _packages(python), "install_seconds": install_seconds,
-        "lessons": rows, "failures": [r["file"] for r in rows if r["status"] != "ok"],
+        "limit_mb": LIMIT_MB,
+        "parallel": PARALLEL,
+        "quick": quick,
+        "python": str(python),
+        "packages": _packages(python),
+        "install_seconds": install_seconds,
+        "lessons": rows,
+        "failures": [r["file"] for r in rows if r["status"] != "ok"],
     }
 
 

@@ -47,7 +47,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-
 from common import interleaved_median, one_thread
 
 NAME = "cells"
@@ -142,8 +141,17 @@ def _gemm_rates(shapes, dtype, repeats, quick) -> list[dict]:
         ta, tb = torch.from_numpy(a), torch.from_numpy(b)
         med = interleaved_median({"numpy": lambda: a @ b, "torch": lambda: torch.matmul(ta, tb)}, repeats=repeats)
         for lib, s in med.items():
-            out.append({"library": lib, "dtype": dtype, "m": m, "k": k, "n": n, "seconds": s,
-                        "gflops": 2 * m * k * n / s / 1e9})
+            out.append(
+                {
+                    "library": lib,
+                    "dtype": dtype,
+                    "m": m,
+                    "k": k,
+                    "n": n,
+                    "seconds": s,
+                    "gflops": 2 * m * k * n / s / 1e9,
+                }
+            )
     return out
 
 
@@ -183,7 +191,9 @@ class _Counted(np.ndarray):
 
     def __setitem__(self, key, value):
         _Counted.counts["index"] += 1
-        np.ndarray.__setitem__(self.view(np.ndarray), key, value.view(np.ndarray) if isinstance(value, _Counted) else value)
+        np.ndarray.__setitem__(
+            self.view(np.ndarray), key, value.view(np.ndarray) if isinstance(value, _Counted) else value
+        )
 
 
 def _wrap(value):
@@ -216,8 +226,11 @@ def _count_calls(spec, p, x, dhs) -> tuple[dict[str, int], int]:
     s0 = np_mod.zero_state(p, B)
     s0c = wrap_tree(s0) if isinstance(s0, tuple) else _wrap(s0)
     # every bpttlab.numpy module the cell may call into sees the counting stand-in for np
-    patched = {name: mod for name, mod in sys.modules.items()
-               if name.startswith("bpttlab.numpy") and getattr(mod, "np", None) is np}
+    patched = {
+        name: mod
+        for name, mod in sys.modules.items()
+        if name.startswith("bpttlab.numpy") and getattr(mod, "np", None) is np
+    }
     for mod in patched.values():
         mod.np = _CountingNumpy()
     try:
@@ -273,10 +286,15 @@ def numpy_profile(quick: bool) -> dict:
     total = sum(counts.values())
     other = med["full"] - med["matmuls"]
     return {
-        "T": T, "B": B, "D": D, "H": H, "dtype": dtype,
+        "T": T,
+        "B": B,
+        "D": D,
+        "H": H,
+        "dtype": dtype,
         "seconds_per_step": med["full"] / T,
         "matmul_seconds_per_step": med["matmuls"] / T,
-        "calls": counts, "calls_total": total,
+        "calls": counts,
+        "calls_total": total,
         "calls_per_step": {k: v / T for k, v in counts.items()},
         "calls_total_per_step": total / T,
         "matmuls_per_step": matmuls / T,
@@ -315,35 +333,63 @@ def run(quick: bool) -> dict:
                 n = flops(T, B, D, H, spec.gates)
                 if size is sizes[0]:
                     top_ops[f"{spec.name}/{dtype}"] = _nn_top_ops(passes["nn"])
-                cell_rows.append({
-                    "cell": spec.name, "options": opts, "dtype": dtype, **size, "G": spec.gates * H, "flops": n,
-                    "seconds": med, "ratio_numpy_nn": med["numpy"] / med["nn"],
-                    "ratio_numpy_torch": med["numpy"] / med["torch"],
-                    "gflops": {k: n / s / 1e9 for k, s in med.items()}, "dx_rel_diff": diffs,
-                    "square_gflops": square_rates,
-                })
+                cell_rows.append(
+                    {
+                        "cell": spec.name,
+                        "options": opts,
+                        "dtype": dtype,
+                        **size,
+                        "G": spec.gates * H,
+                        "flops": n,
+                        "seconds": med,
+                        "ratio_numpy_nn": med["numpy"] / med["nn"],
+                        "ratio_numpy_torch": med["numpy"] / med["torch"],
+                        "gflops": {k: n / s / 1e9 for k, s in med.items()},
+                        "dx_rel_diff": diffs,
+                        "square_gflops": square_rates,
+                    }
+                )
                 shapes += [s for s in _gemm_shapes(size, spec.gates) if s not in shapes]
-                print(f"cells: {spec.name} {dtype} H={H}: " + ", ".join(f"{k} {1e3 * s:.1f} ms" for k, s in med.items())
-                      + f"; numpy/nn {cell_rows[-1]['ratio_numpy_nn']:.2f}", flush=True)
+                print(
+                    f"cells: {spec.name} {dtype} H={H}: "
+                    + ", ".join(f"{k} {1e3 * s:.1f} ms" for k, s in med.items())
+                    + f"; numpy/nn {cell_rows[-1]['ratio_numpy_nn']:.2f}",
+                    flush=True,
+                )
             rates = _gemm_rates(shapes, dtype, 3 if quick else 5, quick)
             gemm += [{**r, "H": H} for r in rates]
             # the best rate of the cells' shapes and the big square, measured alone, and of the big square
             # measured interleaved with each cell's passes (under the same load as the passes)
-            peak = {lib: max([r["gflops"] for r in rates if r["library"] == lib]
-                             + [row["square_gflops"][lib] for row in cell_rows]) for lib in ("numpy", "torch")}
+            peak = {
+                lib: max(
+                    [r["gflops"] for r in rates if r["library"] == lib]
+                    + [row["square_gflops"][lib] for row in cell_rows]
+                )
+                for lib in ("numpy", "torch")
+            }
             for row in cell_rows:
                 row["peak_gflops"] = peak
-                row["fraction_of_peak"] = {k: row["gflops"][k] / peak["numpy" if k == "numpy" else "torch"]
-                                           for k in row["gflops"]}
+                row["fraction_of_peak"] = {
+                    k: row["gflops"][k] / peak["numpy" if k == "numpy" else "torch"] for k in row["gflops"]
+                }
                 row["target_speed_met"] = row["ratio_numpy_nn"] <= 1.0
-                row["target_peak_met"] = (row["fraction_of_peak"]["numpy"] >= TARGET_PEAK_FRACTION
-                                          if H >= TARGET_PEAK_H else None)
+                row["target_peak_met"] = (
+                    row["fraction_of_peak"]["numpy"] >= TARGET_PEAK_FRACTION if H >= TARGET_PEAK_H else None
+                )
             rows += cell_rows
     return {
-        "sizes": sizes, "dtypes": list(DTYPES), "repeats": {str(k): v for k, v in repeats.items()},
-        "rows": rows, "gemm": gemm, "nn_top_ops": top_ops, "numpy_profile": numpy_profile(quick),
-        "targets": {"speed": "numpy time <= torch.nn time", "peak_fraction": TARGET_PEAK_FRACTION,
-                    "peak_H": TARGET_PEAK_H},
+        "sizes": sizes,
+        "dtypes": list(DTYPES),
+        "repeats": {str(k): v for k, v in repeats.items()},
+        "rows": rows,
+        "gemm": gemm,
+        "nn_top_ops": top_ops,
+        "numpy_profile": numpy_profile(quick),
+        "targets": {
+            "speed": "numpy time <= torch.nn time",
+            "peak_fraction": TARGET_PEAK_FRACTION,
+            "peak_H": TARGET_PEAK_H,
+        },
     }
 
 
@@ -374,7 +420,6 @@ def markdown(result: dict) -> str:
             f"{1e3 * s['torch']:.1f} | {1e3 * s['nn']:.1f} | {r['ratio_numpy_nn']:.2f} | "
             f"{r['ratio_numpy_torch']:.2f} | {_verdict(r['target_speed_met'])} |"
         )
-    frac = result["targets"]["peak_fraction"]
     lines += [
         "",
         "### Achieved GFLOP/s against the matmul peak",
@@ -427,6 +472,7 @@ def markdown(result: dict) -> str:
         f"{1e6 * prof['tiny_call_seconds']:.2f} µs for one call on a 1 x 1 array (pure overhead).",
         "",
         "torch.nn's busiest operators (self CPU time, first size): "
-        + "; ".join(f"{k}: {', '.join(v[:2])}" for k, v in result["nn_top_ops"].items()) + ".",
+        + "; ".join(f"{k}: {', '.join(v[:2])}" for k, v in result["nn_top_ops"].items())
+        + ".",
     ]
     return "\n".join(lines) + "\n"

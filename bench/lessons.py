@@ -69,16 +69,22 @@ def _worker(path: str) -> None:
 
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(pathlib.Path(path).parent)}}).execute()
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(pathlib.Path(path).parent)}}
+    ).execute()
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}))
 
 
 def _measure(copy: pathlib.Path) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--worker", str(copy)], env={**os.environ, **ONE_THREAD},
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--worker", str(copy)],
+        env={**os.environ, **ONE_THREAD},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     if proc.returncode != 0:
         return {"status": "failed", "error": proc.stderr[-2000:]}
     r = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -105,12 +111,21 @@ def _measure_and_say(name: str, copy: pathlib.Path) -> dict:
 def _quick_notebook(folder: pathlib.Path) -> pathlib.Path:
     cells = [
         {"cell_type": "markdown", "id": "q0", "metadata": {}, "source": ["# Smoke test\n"]},
-        {"cell_type": "code", "id": "q1", "metadata": {}, "execution_count": None, "outputs": [],
-         "source": [f"import numpy as np\nheld = np.ones({QUICK_MB} * 2**20 // 8)\nheld.sum()\n"]},
+        {
+            "cell_type": "code",
+            "id": "q1",
+            "metadata": {},
+            "execution_count": None,
+            "outputs": [],
+            "source": [f"import numpy as np\nheld = np.ones({QUICK_MB} * 2**20 // 8)\nheld.sum()\n"],
+        },
     ]
-    nb = {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                      "language": "python"}},
-          "nbformat": 4, "nbformat_minor": 5}
+    nb = {
+        "cells": cells,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     path = folder / "book" / "smoke_test.ipynb"
     path.write_text(json.dumps(nb))
     return path
@@ -128,8 +143,11 @@ def run(quick: bool) -> dict:
         else:
             import yaml
 
-            listed = {ch["file"] + ".ipynb" for part in yaml.safe_load((ROOT / "_toc.yml").read_text())["parts"]
-                      for ch in part.get("chapters", [])}
+            listed = {
+                ch["file"] + ".ipynb"
+                for part in yaml.safe_load((ROOT / "_toc.yml").read_text())["parts"]
+                for ch in part.get("chapters", [])
+            }
             jobs = []
             for f in book_order():
                 copy = tmp / f
@@ -143,8 +161,11 @@ def run(quick: bool) -> dict:
             results = [futures[i].result() for i in range(len(jobs))]
     lessons = [{"file": f, "title": name, "in_toc": in_toc, **r} for (f, name, in_toc, _), r in zip(jobs, results)]
     return {
-        "budget": {"seconds": BUDGET_SECONDS, "mb": BUDGET_MB}, "parallel": PARALLEL, "quick": quick,
-        "lessons": lessons, "failures": [r["file"] for r in lessons if r["status"] != "ok"],
+        "budget": {"seconds": BUDGET_SECONDS, "mb": BUDGET_MB},
+        "parallel": PARALLEL,
+        "quick": quick,
+        "lessons": lessons,
+        "failures": [r["file"] for r in lessons if r["status"] != "ok"],
     }
 
 

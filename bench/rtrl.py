@@ -19,8 +19,8 @@ grow, which flattens the measured slopes at moderate H), and the section reports
 
 from __future__ import annotations
 
-import sys
 import pathlib
+import sys
 
 import numpy as np
 
@@ -29,8 +29,11 @@ import common  # noqa: E402
 
 NAME = "rtrl"
 
-THEORY = {"rtrl": {"time": 4.0, "memory": 3.0}, "uoro": {"time": 2.0, "memory": 2.0},
-          "bptt": {"time": 2.0, "memory": 1.0}}
+THEORY = {
+    "rtrl": {"time": 4.0, "memory": 3.0},
+    "uoro": {"time": 2.0, "memory": 2.0},
+    "bptt": {"time": 2.0, "memory": 1.0},
+}
 
 
 def _problem(H: int, T: int, seed: int = 0):
@@ -116,8 +119,16 @@ def run(quick: bool) -> dict:
             "theory": THEORY[method],
             "sizes": hs,
         }
-    return {"B": 1, "D": 1, "T_rtrl": T_rtrl, "T_other": T_other, "T_memory": T_memory, "repeats": repeats,
-            "rows": rows, "fits": fits}
+    return {
+        "B": 1,
+        "D": 1,
+        "T_rtrl": T_rtrl,
+        "T_other": T_other,
+        "T_memory": T_memory,
+        "repeats": repeats,
+        "rows": rows,
+        "fits": fits,
+    }
 
 
 def markdown(result: dict) -> str:
@@ -141,21 +152,32 @@ def markdown(result: dict) -> str:
     for row in result["rows"]:
         b = row["bytes"]
         rtrl_mib = f"{b['rtrl'] / 2**20:.2f} MiB" if "rtrl" in b else ""
-        lines.append(f"| {row['H']} | {ms(row, 'rtrl')} | {ms(row, 'uoro')} | {ms(row, 'bptt')} | "
-                     f"{rtrl_mib} | {b['uoro'] / 2**10:.1f} KiB | {b['bptt'] / 2**10:.1f} KiB |")
-    lines += ["", "Least-squares slopes of log(cost) against log(H):", "",
-              "| method | sizes H | time: measured | theory | memory: measured | theory |",
-              "|---|---|---:|---:|---:|---:|"]
+        lines.append(
+            f"| {row['H']} | {ms(row, 'rtrl')} | {ms(row, 'uoro')} | {ms(row, 'bptt')} | "
+            f"{rtrl_mib} | {b['uoro'] / 2**10:.1f} KiB | {b['bptt'] / 2**10:.1f} KiB |"
+        )
+    lines += [
+        "",
+        "Least-squares slopes of log(cost) against log(H):",
+        "",
+        "| method | sizes H | time: measured | theory | memory: measured | theory |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for method, fit in result["fits"].items():
-        lines.append(f"| {method.upper()} | {', '.join(map(str, fit['sizes']))} | {fit['time']:.2f} | "
-                     f"{fit['theory']['time']:.0f} | {fit['memory']:.2f} | {fit['theory']['memory']:.0f} |")
+        lines.append(
+            f"| {method.upper()} | {', '.join(map(str, fit['sizes']))} | {fit['time']:.2f} | "
+            f"{fit['theory']['time']:.0f} | {fit['memory']:.2f} | {fit['theory']['memory']:.0f} |"
+        )
     r = result["fits"]["rtrl"]
-    lines += ["", f"RTRL: measured time exponent {r['time']:.2f} (theory 4, |difference| "
-              f"{abs(r['time'] - 4):.2f}), memory exponent {r['memory']:.2f} (theory 3, |difference| "
-              f"{abs(r['memory'] - 3):.2f}). The memory counts are exact, B H (H D + H^2 + H) numbers; "
-              "the lower-order terms pull the slope a little below 3 at these sizes. Time: the H^4 term is "
-              "one matrix product per step whose efficiency grows with H, next to H^3 element-wise work, "
-              "so the measured slope is the machine's, not the operation count's."]
+    lines += [
+        "",
+        f"RTRL: measured time exponent {r['time']:.2f} (theory 4, |difference| "
+        f"{abs(r['time'] - 4):.2f}), memory exponent {r['memory']:.2f} (theory 3, |difference| "
+        f"{abs(r['memory'] - 3):.2f}). The memory counts are exact, B H (H D + H^2 + H) numbers; "
+        "the lower-order terms pull the slope a little below 3 at these sizes. Time: the H^4 term is "
+        "one matrix product per step whose efficiency grows with H, next to H^3 element-wise work, "
+        "so the measured slope is the machine's, not the operation count's.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -78,15 +78,25 @@ def write_summary(out: pathlib.Path) -> pathlib.Path:
             continue
         m = result.get("machine", {})
         desc = f"{m.get('cpu', '?')}, BLAS {_blas(m)}, torch CPU capability {m.get('torch_cpu_capability', '?')}"
-        machines.append(f"- `{name}`: {desc}, {m.get('torch_threads', '?')} thread(s), {result.get('measured_at', '?')}"
-                        + (" (quick smoke run: not for reading)" if result.get("quick") else ""))
+        machines.append(
+            f"- `{name}`: {desc}, {m.get('torch_threads', '?')} thread(s), {result.get('measured_at', '?')}"
+            + (" (quick smoke run: not for reading)" if result.get("quick") else "")
+        )
         try:
             parts.append(module.markdown(result))
         except (KeyError, TypeError, ValueError) as err:  # a file from an older version of the section
-            parts.append(f"### {name}\n\n`{path.name}` could not be read ({type(err).__name__}: {err}); "
-                         f"run `make bench` again.\n")
-    head = ["Measured with `make bench` (`bench/run.py`), one thread, medians of interleaved repeats.", "",
-            "Machine of each section:", "", *machines, ""]
+            parts.append(
+                f"### {name}\n\n`{path.name}` could not be read ({type(err).__name__}: {err}); "
+                f"run `make bench` again.\n"
+            )
+    head = [
+        "Measured with `make bench` (`bench/run.py`), one thread, medians of interleaved repeats.",
+        "",
+        "Machine of each section:",
+        "",
+        *machines,
+        "",
+    ]
     path = out / "summary.md"
     path.write_text("\n".join(head) + "\n" + "\n".join(parts))
     return path
@@ -121,8 +131,13 @@ def main(argv: list[str]) -> int:
             status = 1
             continue
         seconds = time.perf_counter() - start
-        result = {**result, "machine": machine(), "seconds": seconds, "quick": args.quick,
-                  "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+        result = {
+            **result,
+            "machine": machine(),
+            "seconds": seconds,
+            "quick": args.quick,
+            "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        }
         (out / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
         print(f"{name}: written {out / (name + '.json')} in {seconds:.0f} s", flush=True)
         if result.get("failures"):

@@ -60,6 +60,7 @@ __all__ = [
     "optim",
     "params",
     "plotting",
+    "saving",
     "seqmodel",
     "series",
     "tasks",

@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 import numbers
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -62,9 +63,7 @@ def check_float_array(name: str, value: Any, dims: Sequence[str], backend: str =
             raise TypeError(f"{name}: expected a real tensor, got {value.dtype}")
     else:
         if not isinstance(value, np.ndarray):
-            raise TypeError(
-                f"{name}: expected a numpy.ndarray of shape {_shape_str(dims)}, got {type(value).__name__}"
-            )
+            raise TypeError(f"{name}: expected a numpy.ndarray of shape {_shape_str(dims)}, got {type(value).__name__}")
         if value.dtype not in FLOAT_DTYPES:
             raise TypeError(f"{name}: expected dtype float32 or float64, got {value.dtype}")
     if value.ndim != len(dims):
@@ -548,7 +547,9 @@ def check_readout_params(name: str, readout: Any, H: int, dtype: Any, backend: s
     b = check_float_array(f"{name}.b_y", readout.b_y, ("O",), backend)
     O = int(W.shape[0])
     if int(W.shape[1]) != int(H):
-        raise ValueError(f"{name}.W_hy: expected shape (O, H) with H = {H} (from the cell) = ({O}, {H}), got {tuple(W.shape)}")
+        raise ValueError(
+            f"{name}.W_hy: expected shape (O, H) with H = {H} (from the cell) = ({O}, {H}), got {tuple(W.shape)}"
+        )
     check_shape(f"{name}.b_y", b, (O,), ("O",))
     for field, value in (("W_hy", W), ("b_y", b)):
         check_same_dtype(f"{name}.{field}", value, "x", dtype)
@@ -619,7 +620,9 @@ def check_seq_batch(batch: Any, model: Any, O: int | None = None, name: str = "b
     if batch.loss != model.loss:
         raise ValueError(f"{name}.loss: expected {model.loss!r} (model.loss), got {batch.loss!r}")
     if O is not None and batch.loss == "mse" and batch.y.shape[-1] != O:
-        raise ValueError(f"{name}.y: expected O = {O} outputs (from params.readout) on its last axis, got shape {tuple(batch.y.shape)}")
+        raise ValueError(
+            f"{name}.y: expected O = {O} outputs (from params.readout) on its last axis, got shape {tuple(batch.y.shape)}"
+        )
     return batch
 
 
@@ -704,8 +707,9 @@ def check_keep(keep: Any, T: int) -> np.ndarray:
     if isinstance(keep, np.ndarray):
         values = check_real_array("keep", keep)
         if values.shape != (T,):
-            raise ValueError(f"keep: expected an array of shape ({T},) (one entry per step, T = {T}), "
-                             f"got shape {values.shape}")
+            raise ValueError(
+                f"keep: expected an array of shape ({T},) (one entry per step, T = {T}), got shape {values.shape}"
+            )
         if not np.all(np.isfinite(values)):
             raise ValueError("keep: expected finite numbers in (0, 1], got a NaN or an infinity")
         if not np.all((values > 0) & (values <= 1)):
@@ -713,8 +717,9 @@ def check_keep(keep: Any, T: int) -> np.ndarray:
             raise ValueError(f"keep: expected every entry in (0, 1], got {bad[0]!r}")
         return values.copy()
     if isinstance(keep, (bool, np.bool_, str, bytes)) or not np.isscalar(keep):
-        raise TypeError(f"keep: expected a number in (0, 1] or a numpy.ndarray of shape ({T},), "
-                        f"got {type(keep).__name__}")
+        raise TypeError(
+            f"keep: expected a number in (0, 1] or a numpy.ndarray of shape ({T},), got {type(keep).__name__}"
+        )
     c = check_number("keep", keep, low=0.0, open_low=True, high=1.0)
     return np.full(T, c)
 

@@ -8,7 +8,7 @@ shows), and modern browsers play it in a plain <img>. In a notebook,
 from __future__ import annotations
 
 import io
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image

@@ -37,9 +37,10 @@ functions above, add its containers to ``bpttlab.params``, its initialiser to
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from bpttlab._checks import check_choice
 from bpttlab.params import (

@@ -84,7 +84,9 @@ def _nn(spec: cells.CellSpec, x, state0, params, dhs, options) -> dict[str, np.n
 _RUNNERS = {"numpy": _numpy, "torch": _torch, "torch.nn": _nn}
 
 
-def run(backend: str, cell: Any, x: np.ndarray, state0: Any, params: Any, dhs: np.ndarray, **options: Any) -> dict[str, np.ndarray]:
+def run(
+    backend: str, cell: Any, x: np.ndarray, state0: Any, params: Any, dhs: np.ndarray, **options: Any
+) -> dict[str, np.ndarray]:
     """Every tensor of one backend as NumPy arrays: hs, the final state, dx, the initial state's gradient, the weights'.
 
     backend: "numpy", "torch" or "torch.nn"; cell: a name or CellSpec of bpttlab.cells; x (T, B, D),
@@ -138,14 +140,23 @@ class CrossCheck(NamedTuple):
         for backend, per in self.errors.items():
             bad = [name for name, e in per.items() if not e < tol]
             if bad:
-                head = (f"{self.cell}: numpy vs {backend}: {len(bad)} of {len(per)} tensors DISAGREE "
-                        f"(rel_error >= {tol:.0e}):")
+                head = (
+                    f"{self.cell}: numpy vs {backend}: {len(bad)} of {len(per)} tensors DISAGREE "
+                    f"(rel_error >= {tol:.0e}):"
+                )
                 lines.extend(_wrap(head, [f"{name}," for name in bad[:-1]] + [bad[-1]]))
             else:
                 head = f"{self.cell}: numpy vs {backend}: all {len(per)} tensors agree, rel_error < {tol:.0e}"
                 names = list(per)
-                lines.extend(_wrap(head, ["(" * (i == 0) + f"{name}" + ("," if i < len(names) - 1 else ")")
-                                          for i, name in enumerate(names)]))
+                lines.extend(
+                    _wrap(
+                        head,
+                        [
+                            "(" * (i == 0) + f"{name}" + ("," if i < len(names) - 1 else ")")
+                            for i, name in enumerate(names)
+                        ],
+                    )
+                )
         return "\n".join(lines)
 
 

@@ -21,6 +21,7 @@ def _cell(cache: Any):
     names = ", ".join(s.name for s in cells.CELLS.values())
     raise TypeError(f"cache: expected the cache of a NumPy cell's forward pass ({names}), got {type(cache).__name__}")
 
+
 __all__ = ["spectral_radius", "state_grad_norms", "jacobian_product_norms", "gradient_vs_lag"]
 
 

@@ -5,7 +5,8 @@ Used by the tests and by the lessons, so that both check gradients the same way.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -79,8 +80,10 @@ def numerical_gradient(
     """
     check_callable("f", f, "a function of no arguments (it reads x)")
     if not isinstance(x, np.ndarray) or x.dtype != np.float64:
-        raise TypeError(f"x: expected a float64 numpy.ndarray (finite differences need float64), got "
-                        f"{getattr(x, 'dtype', type(x).__name__)}")
+        raise TypeError(
+            f"x: expected a float64 numpy.ndarray (finite differences need float64), got "
+            f"{getattr(x, 'dtype', type(x).__name__)}"
+        )
     check_float_input("x", x, "(...)", 0)
     eps = check_number("eps", eps, positive=True)
     if isinstance(df, np.ndarray):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 import inspect
+
+import numpy as np
 
 from bpttlab._checks import (
     check_choice,

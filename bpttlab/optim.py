@@ -36,7 +36,9 @@ def _pair(params: Any, grads: Any, path: str = "grads") -> None:
     """grads: the gradient container of ``params`` (field names with a 'd'), same shapes and dtypes, finite."""
     if isinstance(params, tuple):
         if not isinstance(grads, tuple) or len(params) != len(grads):
-            raise TypeError(f"{path}: expected a container shaped like {type(params).__name__}, got {type(grads).__name__}")
+            raise TypeError(
+                f"{path}: expected a container shaped like {type(params).__name__}, got {type(grads).__name__}"
+            )
         pf, gf = getattr(params, "_fields", None), getattr(grads, "_fields", None)
         for i, (p, g) in enumerate(zip(params, grads)):
             name = gf[i] if gf else str(i)

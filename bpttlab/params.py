@@ -89,8 +89,14 @@ class AttentionGrads(NamedTuple):
 
 # The axes of every field of AttentionParams, named as in the maths (checked on both backends).
 ATTENTION_DIMS = {
-    "W_xe": ("H", "D"), "b_e": ("H",), "W_q": ("H", "H"), "W_k": ("H", "H"), "W_v": ("H", "H"),
-    "W_o": ("H", "H"), "W_hy": ("O", "H"), "b_y": ("O",),
+    "W_xe": ("H", "D"),
+    "b_e": ("H",),
+    "W_q": ("H", "H"),
+    "W_k": ("H", "H"),
+    "W_v": ("H", "H"),
+    "W_o": ("H", "H"),
+    "W_hy": ("O", "H"),
+    "b_y": ("O",),
 }
 
 
@@ -107,7 +113,6 @@ def grads_like(params: NamedTuple, values: Any) -> NamedTuple:
     if len(values) != len(cls._fields):
         raise ValueError(f"values: expected one gradient per field {list(cls._fields)}, got {len(values)}")
     return cls(*values)
-
 
 
 class LSTMParams(NamedTuple):

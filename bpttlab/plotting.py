@@ -76,10 +76,21 @@ def _span(window: Any, T: int) -> tuple[int, int] | None:
     return start, stop
 
 
-def _arrow(ax: Axes, start: tuple[float, float], end: tuple[float, float], color: str, gid: str,
-           style: str = "-") -> FancyArrowPatch:
-    arrow = FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=11, linewidth=1.2,
-                            color=color, linestyle=style, shrinkA=0, shrinkB=0, zorder=2)
+def _arrow(
+    ax: Axes, start: tuple[float, float], end: tuple[float, float], color: str, gid: str, style: str = "-"
+) -> FancyArrowPatch:
+    arrow = FancyArrowPatch(
+        start,
+        end,
+        arrowstyle="-|>",
+        mutation_scale=11,
+        linewidth=1.2,
+        color=color,
+        linestyle=style,
+        shrinkA=0,
+        shrinkB=0,
+        zorder=2,
+    )
     arrow.set_gid(gid)
     ax.add_patch(arrow)
     return arrow
@@ -138,9 +149,16 @@ def draw_unrolled(
     def node(kind: str, t: int) -> None:
         name = f"{kind}_{t}"
         cx, cy = t * _DX, _ROW[kind]
-        box = FancyBboxPatch((cx - hw, cy - hh), _BOX_W, _BOX_H, boxstyle="round,pad=0.02,rounding_size=0.06",
-                             facecolor=HIGHLIGHT_COLOR if t in marked else NODE_COLOR,
-                             edgecolor=FORWARD_COLOR, linewidth=2.0 if t in marked else 1.0, zorder=3)
+        box = FancyBboxPatch(
+            (cx - hw, cy - hh),
+            _BOX_W,
+            _BOX_H,
+            boxstyle="round,pad=0.02,rounding_size=0.06",
+            facecolor=HIGHLIGHT_COLOR if t in marked else NODE_COLOR,
+            edgecolor=FORWARD_COLOR,
+            linewidth=2.0 if t in marked else 1.0,
+            zorder=3,
+        )
         box.set_gid(f"node:{name}")
         ax.add_patch(box)
         ax.text(cx, cy, f"${kind}_{{{t}}}$", ha="center", va="center", fontsize=11, zorder=4)
@@ -177,36 +195,59 @@ def draw_unrolled(
         s = _BACK_SHIFT
         for t in out_steps:
             c = t * _DX + s
-            backward.append(_arrow(ax, (c, _ROW["L"] - hh), (c, _ROW["y"] + hh), BACKWARD_COLOR,
-                                   f"bwd:loss:{t}", "--"))
-            backward.append(_arrow(ax, (c, _ROW["y"] - hh), (c, _ROW["h"] + hh), BACKWARD_COLOR,
-                                   f"bwd:W_hy:{t}", "--"))
+            backward.append(_arrow(ax, (c, _ROW["L"] - hh), (c, _ROW["y"] + hh), BACKWARD_COLOR, f"bwd:loss:{t}", "--"))
+            backward.append(_arrow(ax, (c, _ROW["y"] - hh), (c, _ROW["h"] + hh), BACKWARD_COLOR, f"bwd:W_hy:{t}", "--"))
         for t in range(T, 0, -1):
             c = t * _DX
-            backward.append(_arrow(ax, (c - hw, _ROW["h"] - s), (c - _DX + hw, _ROW["h"] - s), BACKWARD_COLOR,
-                                   f"bwd:W_hh:{t}", "--"))
-        handles = [Line2D([], [], color=FORWARD_COLOR, label="forward"),
-                   Line2D([], [], color=BACKWARD_COLOR, linestyle="--", label="backward (gradients)")]
-        ax.legend(handles=handles, loc="upper left", fontsize=8, frameon=False, ncols=2,
-                  bbox_to_anchor=(0.0, 1.08))
+            backward.append(
+                _arrow(
+                    ax, (c - hw, _ROW["h"] - s), (c - _DX + hw, _ROW["h"] - s), BACKWARD_COLOR, f"bwd:W_hh:{t}", "--"
+                )
+            )
+        handles = [
+            Line2D([], [], color=FORWARD_COLOR, label="forward"),
+            Line2D([], [], color=BACKWARD_COLOR, linestyle="--", label="backward (gradients)"),
+        ]
+        ax.legend(handles=handles, loc="upper left", fontsize=8, frameon=False, ncols=2, bbox_to_anchor=(0.0, 1.08))
 
     # truncation window
     shade = None
     if span is not None:
         start, stop = span
-        shade = Rectangle((start * _DX - 0.5 * _DX + 0.05, _ROW["x"] - hh - 0.12), (stop - start + 1) * _DX - 0.1,
-                          _ROW["L"] - _ROW["x"] + _BOX_H + 0.24, facecolor=WINDOW_COLOR, alpha=0.12,
-                          edgecolor=WINDOW_COLOR, linewidth=1.0, zorder=1)
+        shade = Rectangle(
+            (start * _DX - 0.5 * _DX + 0.05, _ROW["x"] - hh - 0.12),
+            (stop - start + 1) * _DX - 0.1,
+            _ROW["L"] - _ROW["x"] + _BOX_H + 0.24,
+            facecolor=WINDOW_COLOR,
+            alpha=0.12,
+            edgecolor=WINDOW_COLOR,
+            linewidth=1.0,
+            zorder=1,
+        )
         shade.set_gid("window")
         ax.add_patch(shade)
         if window_label is not None:
-            ax.text((start + stop) / 2 * _DX, _ROW["L"] + hh + 0.1, window_label, ha="center", va="bottom",
-                    fontsize=label_size + 1, color=WINDOW_COLOR)
+            ax.text(
+                (start + stop) / 2 * _DX,
+                _ROW["L"] + hh + 0.1,
+                window_label,
+                ha="center",
+                va="bottom",
+                fontsize=label_size + 1,
+                color=WINDOW_COLOR,
+            )
 
     bottom = _ROW["x"] - hh - 0.2
     if weight_labels:
-        ax.text(T * _DX / 2, bottom, "the same $W_{xh}$, $W_{hh}$, $W_{hy}$ (and $b_h$, $b_y$) at every step",
-                ha="center", va="top", fontsize=label_size + 1, color="0.35")
+        ax.text(
+            T * _DX / 2,
+            bottom,
+            "the same $W_{xh}$, $W_{hh}$, $W_{hy}$ (and $b_h$, $b_y$) at every step",
+            ha="center",
+            va="top",
+            fontsize=label_size + 1,
+            color="0.35",
+        )
     ax.set_xlim(-0.5 * _DX, (T + 0.5) * _DX)
     ax.set_ylim(bottom - 0.4, _ROW["L"] + hh + (0.45 if window_label is not None else 0.15))
     ax.set_aspect("equal")

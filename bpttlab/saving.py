@@ -45,7 +45,8 @@ import struct
 import tempfile
 import zipfile
 import zlib
-from typing import Any, Callable, Iterable, Mapping, NamedTuple
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -121,7 +122,9 @@ def check_meta(name: str, meta: Any) -> dict:
     if meta is None:
         return {}
     if not isinstance(meta, Mapping):
-        raise TypeError(f"{name}: expected a dict of JSON values (for example {{'cell': 'lstm'}}), got {type(meta).__name__}")
+        raise TypeError(
+            f"{name}: expected a dict of JSON values (for example {{'cell': 'lstm'}}), got {type(meta).__name__}"
+        )
     return _json_value(name, meta)
 
 
@@ -145,7 +148,9 @@ def check_expected_meta(where: str, meta: dict, expect_meta: Any) -> None:
         raise ValueError(f"{where}: the checkpoint's metadata does not match expect_meta: " + "; ".join(problems))
 
 
-def mismatch_error(where: str, missing: Iterable[str], extra: Iterable[str], problems: Iterable[str], hints: Iterable[str] = ()) -> ValueError | None:
+def mismatch_error(
+    where: str, missing: Iterable[str], extra: Iterable[str], problems: Iterable[str], hints: Iterable[str] = ()
+) -> ValueError | None:
     """The ValueError for a file that does not match its template (None when it matches).
 
     ``missing``: leaves of the template not in the file; ``extra``: leaves of the file not in
@@ -255,7 +260,9 @@ def _leaf_kind(name: str, leaf: Any) -> str:
     if isinstance(leaf, (numbers.Real, np.floating)):
         return "float"
     hint = "; save torch tensors with bpttlab.torch.saving" if type(leaf).__module__.startswith("torch") else ""
-    raise TypeError(f"{name}: expected a numpy.ndarray or a Python int, float or bool at the leaves, got {type(leaf).__name__}{hint}")
+    raise TypeError(
+        f"{name}: expected a numpy.ndarray or a Python int, float or bool at the leaves, got {type(leaf).__name__}{hint}"
+    )
 
 
 def _leaf_name(path: str) -> str:
@@ -353,7 +360,9 @@ def _read(path: Any) -> tuple[str, dict, dict[str, np.ndarray]]:
             raise ValueError(f"{where}: holds a single .npy array, not a bpttlab checkpoint (.npz archive)")
         with loaded:
             if HEADER_KEY not in loaded.files:
-                raise ValueError(f"{where}: an .npz archive but not a bpttlab checkpoint (it has no {HEADER_KEY} entry)")
+                raise ValueError(
+                    f"{where}: an .npz archive but not a bpttlab checkpoint (it has no {HEADER_KEY} entry)"
+                )
             header = json.loads(bytes(loaded[HEADER_KEY]).decode("utf-8"))
             arrays = {name: loaded[name] for name in loaded.files if name != HEADER_KEY}
     except (FileNotFoundError, PermissionError, IsADirectoryError):
@@ -361,14 +370,18 @@ def _read(path: Any) -> tuple[str, dict, dict[str, np.ndarray]]:
     except ValueError as exc:
         if str(exc).startswith(where + ":"):
             raise
-        raise ValueError(f"{where}: cannot read it as a checkpoint: the file is truncated, corrupted or not an .npz archive ({exc})") from exc
+        raise ValueError(
+            f"{where}: cannot read it as a checkpoint: the file is truncated, corrupted or not an .npz archive ({exc})"
+        ) from exc
     except broken as exc:
         raise ValueError(
             f"{where}: cannot read it as a checkpoint: the file is truncated, corrupted or not an .npz archive "
             f"({type(exc).__name__}: {exc})"
         ) from exc
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ValueError(f"{where}: not a bpttlab checkpoint (its header names the format {header.get('format') if isinstance(header, dict) else None!r})")
+        raise ValueError(
+            f"{where}: not a bpttlab checkpoint (its header names the format {header.get('format') if isinstance(header, dict) else None!r})"
+        )
     version = header.get("version")
     if not isinstance(version, int) or version > VERSION or version < 1:
         raise ValueError(f"{where}: format version {version!r}; this bpttlab reads version {VERSION} (update bpttlab)")
@@ -399,7 +412,9 @@ def _match(where: str, header: dict, arrays: dict[str, np.ndarray], like: Any, l
         got, got_kind = arrays[p], kinds[p]
         if got_kind != k:
             held = describe_array(got.shape, got.dtype) if got_kind == "array" else f"a Python {got_kind}"
-            problems.append(f"leaf {_leaf_name(p)}: the file holds {held}, like has {'an array' if k == 'array' else 'a Python ' + k}")
+            problems.append(
+                f"leaf {_leaf_name(p)}: the file holds {held}, like has {'an array' if k == 'array' else 'a Python ' + k}"
+            )
         elif k == "array" and (got.shape != leaf.shape or got.dtype != leaf.dtype):
             problems.append(
                 f"leaf {_leaf_name(p)}: the file holds {describe_array(got.shape, got.dtype)}, "
@@ -553,7 +568,9 @@ def save_train_state(path: str | os.PathLike, state: TrainState, meta: Mapping[s
     _write(target, tree, meta, "train_state", extra, tree_name="state")
 
 
-def load_train_state(path: str | os.PathLike, like: TrainState, expect_meta: Mapping[str, Any] | None = None) -> TrainState:
+def load_train_state(
+    path: str | os.PathLike, like: TrainState, expect_meta: Mapping[str, Any] | None = None
+) -> TrainState:
     """Read a :class:`TrainState` written by :func:`save_train_state`.
 
     - ``like``: a TrainState whose ``params``, ``opt_state`` and ``carry`` are templates of
@@ -580,7 +597,9 @@ def load_train_state(path: str | os.PathLike, like: TrainState, expect_meta: Map
     names = info["log"]
     log_like = [arrays.get(f"log.{k}") for k in range(len(names))]
     if any(a is None for a in log_like):
-        raise ValueError(f"{where}: corrupted checkpoint: the header lists {len(names)} log arrays, some are not in the archive")
+        raise ValueError(
+            f"{where}: corrupted checkpoint: the header lists {len(names)} log arrays, some are not in the archive"
+        )
     template = _Stored(like.params, like.opt_state, like.carry, log_like)
     stored = _match(where, header, arrays, template)
     return TrainState(

@@ -60,7 +60,8 @@ def mackey_glass(
     n = check_positive_int("n", n)
     check_optional(check_generator, "rng", rng)
     tau, dt, sample_every = (
-        check_number(name, value, positive=True) for name, value in (("tau", tau), ("dt", dt), ("sample_every", sample_every))
+        check_number(name, value, positive=True)
+        for name, value in (("tau", tau), ("dt", dt), ("sample_every", sample_every))
     )
     beta, gamma, power, x0 = (
         check_number(name, value) for name, value in (("beta", beta), ("gamma", gamma), ("power", power), ("x0", x0))
@@ -97,7 +98,11 @@ def mackey_glass(
 
 
 def multi_sine(
-    T: int, B: int, rng: np.random.Generator, n_components: int = 3, noise: float = 0.1,
+    T: int,
+    B: int,
+    rng: np.random.Generator,
+    n_components: int = 3,
+    noise: float = 0.1,
     period_range: tuple[float, float] = (6.0, 40.0),
 ) -> np.ndarray:
     """B noisy sums of ``n_components`` sines with random periods (steps), phases and amplitudes. (T, B)."""

@@ -249,7 +249,9 @@ def accuracy(ys: np.ndarray, batch: TaskBatch, tolerance: float = ADDING_TOLERAN
     if batch.loss == "mse":
         check_shape("ys", ys, batch.y.shape, ("T", "B", "O"))
     elif int(batch.y.max()) >= ys.shape[-1]:
-        raise ValueError(f"batch.y: expected class labels below O = {ys.shape[-1]} (the outputs in ys), got {int(batch.y.max())}")
+        raise ValueError(
+            f"batch.y: expected class labels below O = {ys.shape[-1]} (the outputs in ys), got {int(batch.y.max())}"
+        )
     if not np.any(batch.mask > 0):
         raise ValueError("batch.mask: expected at least one step with mask > 0 to score")
     m = batch.mask > 0

@@ -9,7 +9,8 @@ rows of a state) is written once here.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 
 def _is_node(tree: Any) -> bool:

@@ -46,7 +46,9 @@ def render(centres: np.ndarray, size: int, radius: float, wrap: bool = False) ->
     wrap = check_bool("wrap", wrap)
     check_float_input("centres", centres, "(..., n, 2)", 2)
     if centres.shape[-1] != 2:
-        raise ValueError(f"centres: expected (row, column) pairs on the last axis (..., n, 2), got shape {centres.shape}")
+        raise ValueError(
+            f"centres: expected (row, column) pairs on the last axis (..., n, 2), got shape {centres.shape}"
+        )
     grid = np.arange(size, dtype=np.float64)
     dr = grid[:, None] - centres[..., 0, None, None]  # (..., n, S, 1)
     dc = grid[None, :] - centres[..., 1, None, None]  # (..., n, 1, S)
@@ -105,7 +107,9 @@ def next_frame_task(frames: np.ndarray) -> TaskBatch:
     """Predict frame t + 1 from frames 1..t: x = frames[:-1], y = frames[1:], flattened to (T - 1, B, S*S)."""
     check_float_array("frames", frames, ("T", "B", "S", "S"))
     if frames.shape[0] < 2:
-        raise ValueError(f"frames: expected T >= 2 frames (T, B, S, S) to predict one from another, got shape {frames.shape}")
+        raise ValueError(
+            f"frames: expected T >= 2 frames (T, B, S, S) to predict one from another, got shape {frames.shape}"
+        )
     check_finite("frames", frames, time_axis=0)
     T, B = frames.shape[:2]
     flat = frames.reshape(T, B, -1)

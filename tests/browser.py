@@ -151,8 +151,6 @@ async () => {
 """
 
 
-
-
 @dataclass
 class PageReport:
     """What one page did in the browser at one viewport width."""
@@ -219,12 +217,16 @@ class Site:
         tab.route("**/*", route)
         tab.on("pageerror", lambda e: report.errors.append(f"page error: {e}"))
         tab.on("console", lambda m: report.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-        tab.on("requestfailed", lambda r: report.failed.append(f"failed: {r.url} ({r.failure})")
-               if self.local(r.url) else None)
+        tab.on(
+            "requestfailed",
+            lambda r: report.failed.append(f"failed: {r.url} ({r.failure})") if self.local(r.url) else None,
+        )
         tab.on("response", lambda r: report.failed.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
         return context, tab, report
 
-    def visit(self, page: str, width: int = WIDE, axe: bool = False, screenshot: pathlib.Path | None = None) -> PageReport:
+    def visit(
+        self, page: str, width: int = WIDE, axe: bool = False, screenshot: pathlib.Path | None = None
+    ) -> PageReport:
         context, tab, report = self.open(page, width)
         try:
             tab.goto(self.url(page), wait_until="load")
@@ -234,8 +236,12 @@ class Site:
                 tab.add_script_tag(path=str(AXE))
                 result = tab.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
                 report.axe = [
-                    {"id": v["id"], "impact": v["impact"], "help": v["help"],
-                     "targets": [n["target"] for n in v["nodes"]][:5]}
+                    {
+                        "id": v["id"],
+                        "impact": v["impact"],
+                        "help": v["help"],
+                        "targets": [n["target"] for n in v["nodes"]][:5],
+                    }
                     for v in result["violations"]
                 ]
             if screenshot is not None:
@@ -342,9 +348,23 @@ def _build_private() -> pathlib.Path:
     if not (ROOT / "_build" / "extra" / "mathjax").exists():
         subprocess.run(["make", "-C", str(ROOT), "site-extra"], check=True)
     jb = pathlib.Path(sys.executable).with_name("jupyter-book")
-    run = subprocess.run([str(jb), "build", str(ROOT), "--builder", "html", "-n", "--keep-going",
-                          "--config", str(config), "--path-output", str(out)],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            str(jb),
+            "build",
+            str(ROOT),
+            "--builder",
+            "html",
+            "-n",
+            "--keep-going",
+            "--config",
+            str(config),
+            "--path-output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     warnings = [line for line in run.stdout.splitlines() + run.stderr.splitlines() if "WARNING" in line]
     for line in warnings:
         print(line)
@@ -369,14 +389,23 @@ def main(argv: list[str] | None = None) -> int:
         for page in pages:
             report = site.visit(page, args.width, axe=args.axe)
             if args.json:
-                print(json.dumps({"page": page, "facts": report.facts, "errors": report.errors,
-                                  "failed": report.failed, "axe": report.axe}, indent=1))
+                print(
+                    json.dumps(
+                        {
+                            "page": page,
+                            "facts": report.facts,
+                            "errors": report.errors,
+                            "failed": report.failed,
+                            "axe": report.axe,
+                        },
+                        indent=1,
+                    )
+                )
                 continue
             found = problems(report)
             bad += bool(found)
             f = report.facts
-            print(f"{page}: {f.get('maths', 0)} maths, {len(f.get('images', []))} images, "
-                  f"{len(found)} problems")
+            print(f"{page}: {f.get('maths', 0)} maths, {len(f.get('images', []))} images, {len(found)} problems")
             for line in found:
                 print(f"  - {line}")
     if args.build:

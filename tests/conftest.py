@@ -7,7 +7,6 @@ import os
 import numpy as np
 import pytest
 from hypothesis import settings
-
 from support import max_errors
 
 # In CI (CI=true) hypothesis draws the same examples on every run, so a red build is reproducible.

@@ -44,7 +44,9 @@ TOL_SAME = 1e-13  # the same sums in another order: only rounding may differ
 # of 3000 random cases; anything from a wrong cut would be of the size of the gradient itself.
 TOL_REASSOCIATED = 1e-12
 TOL_OTHER_ALGORITHM = 1e-10  # another algorithm for the same float64 gradient (RTRL vs BPTT)
-TOL_EXPECTATION = 1e-10  # a probability-weighted sum over every possible draw (thousands of terms) vs the exact gradient
+TOL_EXPECTATION = (
+    1e-10  # a probability-weighted sum over every possible draw (thousands of terms) vs the exact gradient
+)
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 

@@ -6,13 +6,13 @@ import itertools
 
 import numpy as np
 import pytest
+from support import TOL_EXPECTATION, TOL_REASSOCIATED, make_seq_problem
 
 from bpttlab import cells, rel_error, tasks
 from bpttlab.numpy import seq
 from bpttlab.numpy.artbp import ArtbpResult, artbp_loss_and_grads
 from bpttlab.seqmodel import SeqModel
 from bpttlab.tree import leaves
-from support import TOL_EXPECTATION, TOL_REASSOCIATED, make_seq_problem
 
 
 def flat(grads) -> np.ndarray:
@@ -134,8 +134,10 @@ def test_the_monte_carlo_mean_approaches_the_full_gradient(rnn_draws):
     blocks = [rel_error(block.mean(axis=0), full) for block in np.split(g, 10)]
     err_200 = float(np.sqrt(np.mean(np.square(blocks))))
     err_2000 = rel_error(g.mean(axis=0), full)
-    print(f"ARTBP c = 0.7, T = 20: relative error of the mean {err_200:.4f} (200 draws, RMS over 10 blocks), "
-          f"{err_2000:.4f} (2000 draws)")
+    print(
+        f"ARTBP c = 0.7, T = 20: relative error of the mean {err_200:.4f} (200 draws, RMS over 10 blocks), "
+        f"{err_2000:.4f} (2000 draws)"
+    )
     assert err_2000 < 0.1
     assert err_2000 < err_200
 

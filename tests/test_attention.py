@@ -8,12 +8,12 @@ import pytest
 import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from support import TOL_FD, TOL_FLOAT32, TOL_SAME, TOL_TORCH, record, seeds, with_value
 
 from bpttlab import cost, numerical_gradient, rel_error, tasks
 from bpttlab.numpy import attention as na
 from bpttlab.torch import attention as ta
 from bpttlab.torch import to_torch
-from support import TOL_FD, TOL_FLOAT32, TOL_SAME, TOL_TORCH, record, seeds, with_value
 
 
 def _problem(seed: int, T: int, B: int, D: int, H: int, O: int, dtype=np.float64):
@@ -207,23 +207,55 @@ def test_bad_forward_input_is_named_on_both_backends():
     xt = torch.tensor(x)
     cases = [
         (TypeError, "^x: expected a", lambda: na.forward(x.tolist(), p), lambda: ta.forward(x, pt)),
-        (TypeError, "^x: expected dtype", lambda: na.forward(x.astype(int), p),
-         lambda: ta.forward(xt.to(torch.int64), pt)),
+        (
+            TypeError,
+            "^x: expected dtype",
+            lambda: na.forward(x.astype(int), p),
+            lambda: ta.forward(xt.to(torch.int64), pt),
+        ),
         (ValueError, "^x: expected 3 axes", lambda: na.forward(x[0], p), lambda: ta.forward(xt[0], pt)),
-        (FloatingPointError, "^x: .*time step 2", lambda: na.forward(with_value(x, (2, 1, 0)), p),
-         lambda: ta.forward(torch.tensor(with_value(x, (2, 1, 0))), pt)),
-        (TypeError, "^params: expected AttentionParams", lambda: na.forward(x, tuple(p)),
-         lambda: ta.forward(xt, tuple(pt))),
-        (ValueError, r"^params\.W_xe: expected shape", lambda: na.forward(x, p._replace(W_xe=p.W_xe[:, :2])),
-         lambda: ta.forward(xt, pt._replace(W_xe=pt.W_xe[:, :2]))),
-        (ValueError, r"^params\.W_k: expected shape", lambda: na.forward(x, p._replace(W_k=p.W_k[:4])),
-         lambda: ta.forward(xt, pt._replace(W_k=pt.W_k[:4]))),
-        (ValueError, r"^params\.b_y: expected shape", lambda: na.forward(x, p._replace(b_y=p.b_y[:1])),
-         lambda: ta.forward(xt, pt._replace(b_y=pt.b_y[:1]))),
-        (TypeError, r"^params\.W_o: expected dtype", lambda: na.forward(x, p._replace(W_o=p.W_o.astype(np.float32))),
-         lambda: ta.forward(xt, pt._replace(W_o=pt.W_o.float()))),
-        (FloatingPointError, r"^params\.W_v", lambda: na.forward(x, p._replace(W_v=with_value(p.W_v, (0, 0)))),
-         lambda: ta.forward(xt, pt._replace(W_v=torch.tensor(with_value(p.W_v, (0, 0)))))),
+        (
+            FloatingPointError,
+            "^x: .*time step 2",
+            lambda: na.forward(with_value(x, (2, 1, 0)), p),
+            lambda: ta.forward(torch.tensor(with_value(x, (2, 1, 0))), pt),
+        ),
+        (
+            TypeError,
+            "^params: expected AttentionParams",
+            lambda: na.forward(x, tuple(p)),
+            lambda: ta.forward(xt, tuple(pt)),
+        ),
+        (
+            ValueError,
+            r"^params\.W_xe: expected shape",
+            lambda: na.forward(x, p._replace(W_xe=p.W_xe[:, :2])),
+            lambda: ta.forward(xt, pt._replace(W_xe=pt.W_xe[:, :2])),
+        ),
+        (
+            ValueError,
+            r"^params\.W_k: expected shape",
+            lambda: na.forward(x, p._replace(W_k=p.W_k[:4])),
+            lambda: ta.forward(xt, pt._replace(W_k=pt.W_k[:4])),
+        ),
+        (
+            ValueError,
+            r"^params\.b_y: expected shape",
+            lambda: na.forward(x, p._replace(b_y=p.b_y[:1])),
+            lambda: ta.forward(xt, pt._replace(b_y=pt.b_y[:1])),
+        ),
+        (
+            TypeError,
+            r"^params\.W_o: expected dtype",
+            lambda: na.forward(x, p._replace(W_o=p.W_o.astype(np.float32))),
+            lambda: ta.forward(xt, pt._replace(W_o=pt.W_o.float())),
+        ),
+        (
+            FloatingPointError,
+            r"^params\.W_v",
+            lambda: na.forward(x, p._replace(W_v=with_value(p.W_v, (0, 0)))),
+            lambda: ta.forward(xt, pt._replace(W_v=torch.tensor(with_value(p.W_v, (0, 0))))),
+        ),
         (TypeError, "^positional", lambda: na.forward(x, p, 1), lambda: ta.forward(xt, pt, 1)),
     ]
     for exc, match, numpy_call, torch_call in cases:

@@ -25,8 +25,13 @@ def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     present = _present()
     before = {p.name: p.stat().st_mtime_ns for p in (BENCH / "results").glob("*")}
-    proc = subprocess.run([sys.executable, str(RUN), "--quick", "--out", str(out), "--only", ",".join(present)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(RUN), "--quick", "--out", str(out), "--only", ",".join(present)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     after = {p.name: p.stat().st_mtime_ns for p in (BENCH / "results").glob("*")}
     assert after == before, "a quick run must not touch bench/results"
     return out, present, proc
@@ -74,8 +79,11 @@ def test_cells_ratios_and_rates_come_from_the_medians(quick_run):
             lib = "numpy" if k == "numpy" else "torch"
             assert r["fraction_of_peak"][k] == r["gflops"][k] / r["peak_gflops"][lib]
         for lib in ("numpy", "torch"):
-            rates = [g["gflops"] for g in result["gemm"] if g["dtype"] == r["dtype"] and g["H"] == r["H"]
-                     and g["library"] == lib]
+            rates = [
+                g["gflops"]
+                for g in result["gemm"]
+                if g["dtype"] == r["dtype"] and g["H"] == r["H"] and g["library"] == lib
+            ]
             rates += [q["square_gflops"][lib] for q in result["rows"] if (q["dtype"], q["H"]) == (r["dtype"], r["H"])]
             assert r["peak_gflops"][lib] == max(rates)
         assert r["target_speed_met"] == (r["ratio_numpy_nn"] <= 1.0)
@@ -134,7 +142,12 @@ def test_missing_section_is_skipped_and_fails(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("only", ["nosuch", "cells,nosuch", ","])
 def test_bad_only_is_refused(only, tmp_path):
-    proc = subprocess.run([sys.executable, str(RUN), "--out", str(tmp_path), "--only", only],
-                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, str(RUN), "--out", str(tmp_path), "--only", only],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert "--only: expected names out of" in proc.stderr

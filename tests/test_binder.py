@@ -20,20 +20,35 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 OUT = ROOT / "_build" / "bench-binder"
 
-pytestmark = pytest.mark.skipif(os.environ.get("BPTT_BINDER") != "1",
-                                reason="the Binder-like run takes minutes: set BPTT_BINDER=1 (make test does)")
+pytestmark = pytest.mark.skipif(
+    os.environ.get("BPTT_BINDER") != "1", reason="the Binder-like run takes minutes: set BPTT_BINDER=1 (make test does)"
+)
 
 
 def test_every_lesson_runs_in_a_binder_environment_under_2_gb():
     OUT.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--only", "binder", "--out", str(OUT)],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--only", "binder", "--out", str(OUT)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     print(proc.stdout)
     result = json.loads((OUT / "binder.json").read_text())
-    lessons = json.loads(subprocess.run(
-        [sys.executable, "-c", "import sys; sys.path.insert(0, 'bench'); import json, lessons; "
-                               "print(json.dumps(lessons.book_order()))"],
-        capture_output=True, text=True, cwd=ROOT, check=True).stdout)
+    lessons = json.loads(
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; sys.path.insert(0, 'bench'); import json, lessons; "
+                "print(json.dumps(lessons.book_order()))",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+        ).stdout
+    )
     assert [r["file"] for r in result["lessons"]] == lessons
     assert result["packages"].get("torch", "").startswith("2."), result["packages"]
     for r in result["lessons"]:

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
 from urllib.parse import urlparse
 
 import pytest
-
 from browser import HTML, NARROW, ROOT, WIDE, BrowserUnavailable, Site, alt_ok, site_pages
 
 if not (HTML / "index.html").exists():
@@ -138,8 +136,11 @@ def test_the_video_animation_plays(site, visits):
     from bpttlab.animation import is_animated_png
 
     page = "book/video_prediction.html"
-    animated = [img["src"] for img in visits[page][WIDE].facts["images"]
-                if is_animated_png((HTML / "book" / img["src"]).resolve().read_bytes())]
+    animated = [
+        img["src"]
+        for img in visits[page][WIDE].facts["images"]
+        if is_animated_png((HTML / "book" / img["src"]).resolve().read_bytes())
+    ]
     assert animated, f"{page}: no animated PNG among its images"
     for src in animated:
         assert site.frames_differ(page, src), f"{page}: {src} shows the same frame throughout"

@@ -32,13 +32,6 @@ import numpy as np
 import pytest
 import torch
 from hypothesis import example, given, settings
-
-from bpttlab import cells, crosscheck, directional_check, numerical_gradient, rel_error
-from bpttlab.numpy import activations
-from bpttlab.numpy.activations import sigmoid, sigmoid_grad, tanh_grad
-from bpttlab.params import GRUParams, LSTMParams, LSTMState, LSTMStateGrads, RNNParams, cell_param_count
-from bpttlab.torch import nnmap, to_torch
-from bpttlab.tree import tree_map
 from support import (
     SATURATING,
     TOL_DIRECTION,
@@ -62,6 +55,13 @@ from support import (
     torch_state,
     with_value,
 )
+
+from bpttlab import cells, crosscheck, directional_check, numerical_gradient, rel_error
+from bpttlab.numpy import activations
+from bpttlab.numpy.activations import sigmoid, sigmoid_grad, tanh_grad
+from bpttlab.params import GRUParams, LSTMParams, LSTMState, LSTMStateGrads, RNNParams, cell_param_count
+from bpttlab.torch import nnmap, to_torch
+from bpttlab.tree import tree_map
 
 BACKENDS = ("numpy", "torch")
 CONTRACT = ("step_forward", "step_backward", "forward", "backward", "states", "state_at", "zero_state", "state_grads")
@@ -95,7 +95,9 @@ def with_direct_dh(spec, dstate, dh):
 
 
 def zeros_dstate(spec, state):
-    zeros = [a.new_zeros(a.shape) if isinstance(a, torch.Tensor) else np.zeros_like(a) for a in state_parts(spec, state)]
+    zeros = [
+        a.new_zeros(a.shape) if isinstance(a, torch.Tensor) else np.zeros_like(a) for a in state_parts(spec, state)
+    ]
     return make_dstate(spec, zeros)
 
 
@@ -164,7 +166,14 @@ def looped(mod, spec, x, state0, params, dhs, options):
         total = grads if total is None else type(grads)(*(a + b for a, b in zip(total, grads)))
     stack = torch.stack if isinstance(x, torch.Tensor) else np.stack
     hs = stack([h_of(spec, s) for s in states[1:]])
-    return {"hs": hs, "states": states, "dx": stack(dxs), "dstate0": dstate, "grads": total, "state_grads": stack(dh_total)}
+    return {
+        "hs": hs,
+        "states": states,
+        "dx": stack(dxs),
+        "dstate0": dstate,
+        "grads": total,
+        "state_grads": stack(dh_total),
+    }
 
 
 @by_variant
@@ -186,7 +195,9 @@ def test_sequence_functions_equal_the_step_functions_looped(v, backend, seed, d)
     names = spec.state_names
     pairs = [("hs", hs, loop["hs"]), ("dx", dx, loop["dx"])]
     pairs += [("state_grads", mod.state_grads(dhs, cache), loop["state_grads"])]
-    pairs += [(f"d{n}0", a, b) for n, a, b in zip(names, state_parts(spec, dstate0), state_parts(spec, loop["dstate0"]))]
+    pairs += [
+        (f"d{n}0", a, b) for n, a, b in zip(names, state_parts(spec, dstate0), state_parts(spec, loop["dstate0"]))
+    ]
     pairs += list(zip(spec.grads._fields, grads, loop["grads"]))
     for t in range(d.T + 1):
         ours, theirs = state_parts(spec, mod.state_at(cache, t)), state_parts(spec, loop["states"][t])
@@ -289,7 +300,9 @@ def test_step_backward_matches_finite_differences(v):
         return np.stack(state_parts(spec, mod.step_forward(x_t, prev, p.params, **p.options)[0]))
 
     checks = [("dx_t", x_t, dx_t)]
-    checks += [(f"d{n}_prev", a, g) for n, a, g in zip(spec.state_names, state_parts(spec, prev), state_parts(spec, dprev))]
+    checks += [
+        (f"d{n}_prev", a, g) for n, a, g in zip(spec.state_names, state_parts(spec, prev), state_parts(spec, dprev))
+    ]
     checks += list(zip(spec.grads._fields, p.params, grads))
     for name, arr, analytic in checks:
         err = rel_error(analytic, numerical_gradient(f, arr, np.stack(dparts)))
@@ -340,9 +353,15 @@ def test_float32_keeps_its_dtype_and_agrees_with_float64(v):
         out, cache = mod.step_forward(x[0], state0, params, **p32.options)
         dx_t, dprev, grads = mod.step_backward(zeros_dstate(v.spec, out), cache)
         hs, seq_cache = mod.forward(x, state0, params, **p32.options)
-        leaves = [*state_parts(v.spec, out), dx_t, *state_parts(v.spec, dprev), *grads,
-                  *state_parts(v.spec, mod.zero_state(params, 2)), mod.state_grads(dhs, seq_cache),
-                  *(a for s in mod.states(x, state0, params, **p32.options) for a in state_parts(v.spec, s))]
+        leaves = [
+            *state_parts(v.spec, out),
+            dx_t,
+            *state_parts(v.spec, dprev),
+            *grads,
+            *state_parts(v.spec, mod.zero_state(params, 2)),
+            mod.state_grads(dhs, seq_cache),
+            *(a for s in mod.states(x, state0, params, **p32.options) for a in state_parts(v.spec, s)),
+        ]
         for a in leaves:
             assert np_tree(a).dtype == np.float32, backend
 
@@ -411,7 +430,10 @@ def test_torch_forward_keeps_the_graph_on_the_callers_tensors(v):
     dx, dstate0, grads = mod.backward(dhs, cache)
     (hs * dhs).sum().backward()
     pairs = [("dx", x.grad, dx)]
-    pairs += [(f"d{n}0", a.grad, g) for n, a, g in zip(spec.state_names, state_parts(spec, state0), state_parts(spec, dstate0))]
+    pairs += [
+        (f"d{n}0", a.grad, g)
+        for n, a, g in zip(spec.state_names, state_parts(spec, state0), state_parts(spec, dstate0))
+    ]
     pairs += [(name, leaf.grad, g) for name, leaf, g in zip(spec.grads._fields, params, grads)]
     for name, autograd, ours in pairs:
         assert autograd is not None, name
@@ -628,7 +650,10 @@ def test_each_numpy_backward_takes_its_derivatives_from_the_activations_module(v
     used = {}
     for name, call in (
         ("backward", lambda: mod.backward(p.dhs, cache)),
-        ("step_backward", lambda: mod.step_backward(with_direct_dh(v.spec, zeros_dstate(v.spec, out), p.dhs[0]), step_cache)),
+        (
+            "step_backward",
+            lambda: mod.step_backward(with_direct_dh(v.spec, zeros_dstate(v.spec, out), p.dhs[0]), step_cache),
+        ),
         ("state_grads", lambda: mod.state_grads(p.dhs, cache)),
     ):
         calls.clear()

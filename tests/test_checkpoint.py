@@ -9,12 +9,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import TOL_REASSOCIATED, VARIANT_IDS, CellDims, make_cell_problem, state_parts, torch_state, variant
 
 import bpttlab.torch as bt
 from bpttlab.numpy import _bptt
 from bpttlab.numpy import checkpoint as ck
 from bpttlab.torch import checkpoint as tck
-from support import TOL_REASSOCIATED, VARIANT_IDS, CellDims, make_cell_problem, state_parts, torch_state, variant
 
 # T around the block length (BLOCK steps per projection and weight-gradient product)
 LENGTHS = (1, 2, _bptt.BLOCK - 1, _bptt.BLOCK, _bptt.BLOCK + 1, 3 * _bptt.BLOCK + 5)
@@ -58,8 +58,14 @@ def test_every_schedule_gives_full_bptts_gradient_exactly(vid, T, dtype):
 
 
 @settings(max_examples=25, deadline=None)
-@given(vid=st.sampled_from(VARIANT_IDS), T=st.integers(1, 80), B=st.integers(1, 3), c=st.integers(1, 40),
-       slots=st.integers(1, 9), seed=st.integers(0, 2**16))
+@given(
+    vid=st.sampled_from(VARIANT_IDS),
+    T=st.integers(1, 80),
+    B=st.integers(1, 3),
+    c=st.integers(1, 40),
+    slots=st.integers(1, 9),
+    seed=st.integers(0, 2**16),
+)
 def test_random_sizes_and_schedules_are_exact(vid, T, B, c, slots, seed):
     p = make_cell_problem(variant(vid), seed=seed, d=CellDims(T, B, 3, 4))
     ref = full(p)

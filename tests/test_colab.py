@@ -55,8 +55,11 @@ def test_the_colab_line_installs_bpttlab_from_a_wheel(tmp_path):
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, src / name)
     shutil.copytree(ROOT / "bpttlab", src / "bpttlab", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                            "-w", str(wheels), str(src)], capture_output=True, text=True)
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(src)],
+        capture_output=True,
+        text=True,
+    )
     assert build.returncode == 0, build.stderr[-3000:]
     (wheel,) = wheels.glob("bpttlab-*.whl")
     env_dir = tmp_path / "colab"
@@ -65,8 +68,9 @@ def test_the_colab_line_installs_bpttlab_from_a_wheel(tmp_path):
     url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
     line = install_line(url).replace(f"git+{url}", wheel.as_uri())
     requirement = line.split(" ", 2)[2].strip('"')  # what `%pip install` passes to pip
-    install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", requirement],
-                             capture_output=True, text=True)
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", requirement], capture_output=True, text=True
+    )
     assert install.returncode == 0, install.stderr[-3000:]
     run = subprocess.run([str(python), "-c", CHECK], capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from support import Dims, make_problem
 
 from bpttlab.cost import cache_nbytes
 from bpttlab.numpy import rnn
-from support import Dims, make_problem
 
 
 def test_rnn_cache_counts_inputs_states_and_params():

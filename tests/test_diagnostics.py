@@ -7,12 +7,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import TOL_TORCH, record, seeds
 
 from bpttlab import diagnostics, rel_error
 from bpttlab.init import init_rnn, orthogonal, rescale_spectral_radius
 from bpttlab.numpy import rnn
 from bpttlab.params import RNNParams
-from support import TOL_TORCH, record, seeds
 
 ACT = {"tanh": torch.tanh, "relu": torch.relu, "linear": lambda a: a}
 
@@ -169,8 +169,11 @@ def test_spectral_radius_rejects_non_square(W):
 
 @pytest.mark.parametrize(
     "W, error",
-    [([[1.0, 0.0], [0.0, 1.0]], TypeError), (np.eye(2, dtype=complex), TypeError),
-     (np.array([[1.0, np.nan], [0.0, 1.0]]), FloatingPointError)],
+    [
+        ([[1.0, 0.0], [0.0, 1.0]], TypeError),
+        (np.eye(2, dtype=complex), TypeError),
+        (np.array([[1.0, np.nan], [0.0, 1.0]]), FloatingPointError),
+    ],
     ids=["list", "complex", "NaN"],
 )
 def test_spectral_radius_rejects_other_matrices(W, error):

@@ -17,7 +17,9 @@ def members(cell, D, O, H=4, S=3, dtype=np.float64):
     out = []
     for s in range(S):
         rng = np.random.default_rng(s)
-        out.append(seq.SeqParams(init.init_cell(cell, D, H, rng, dtype=dtype), init.init_readout(H, O, rng, dtype=dtype)))
+        out.append(
+            seq.SeqParams(init.init_cell(cell, D, H, rng, dtype=dtype), init.init_readout(H, O, rng, dtype=dtype))
+        )
     return out
 
 
@@ -68,8 +70,12 @@ def test_pack_and_unpack_round_trip():
 def test_float32_stays_float32():
     model = seq.SeqModel(cell="rnn")
     out, _ = ensemble.train_seeds(
-        model, members("rnn", 2, 1, dtype=np.float32), lambda r: tasks.adding_problem(6, 4, r, dtype=np.float32),
-        3, [np.random.default_rng(s) for s in range(3)], max_norm=1.0,
+        model,
+        members("rnn", 2, 1, dtype=np.float32),
+        lambda r: tasks.adding_problem(6, 4, r, dtype=np.float32),
+        3,
+        [np.random.default_rng(s) for s in range(3)],
+        max_norm=1.0,
     )
     assert all(a.dtype == np.float32 for p in out for a in [*p.cell, *p.readout])
 

@@ -70,7 +70,9 @@ def test_every_figure_has_caption_alt_and_a_name_the_text_refers_to(path):
         fig, img = meta.get("figure", {}), meta.get("image", {})
         caption, name, alt = fig.get("caption", ""), fig.get("name", ""), img.get("alt", "")
         assert len(caption.split()) >= 5, f"{path.name} cell {i}: caption {caption!r}"
-        assert len(alt.split()) >= 5 and not alt.lower().endswith((".png", ".svg")), f"{path.name} cell {i}: alt {alt!r}"
+        assert len(alt.split()) >= 5 and not alt.lower().endswith((".png", ".svg")), (
+            f"{path.name} cell {i}: alt {alt!r}"
+        )
         assert alt.strip() != caption.strip(), f"{path.name} cell {i}: the alt text repeats the caption"
         stem = path.stem.replace("_", "-")
         assert re.fullmatch(rf"fig-{stem}-[a-z0-9-]+", name), f"{path.name} cell {i}: figure name {name!r}"
@@ -80,8 +82,12 @@ def test_every_figure_has_caption_alt_and_a_name_the_text_refers_to(path):
 
 
 def test_figure_names_are_unique_in_the_book():
-    names = [c["metadata"]["mystnb"]["figure"]["name"] for p in LESSONS for _, c, _ in _figure_cells(p)
-             if "name" in c["metadata"].get("mystnb", {}).get("figure", {})]
+    names = [
+        c["metadata"]["mystnb"]["figure"]["name"]
+        for p in LESSONS
+        for _, c, _ in _figure_cells(p)
+        if "name" in c["metadata"].get("mystnb", {}).get("figure", {})
+    ]
     assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
 
 
@@ -95,4 +101,5 @@ def test_figure_text_is_at_least_9_px_as_displayed(path):
         shown = smallest * dpi / 72 * min(1.0, COLUMN_PX / width)
         assert shown >= MIN_TEXT_PX, (
             f"{path.name} cell {i}: {smallest:g} pt text at {dpi:.0f} dpi in a {width} px wide PNG shows as "
-            f"{shown:.1f} px (needs {MIN_TEXT_PX:g}): narrow the figure or enlarge its fonts")
+            f"{shown:.1f} px (needs {MIN_TEXT_PX:g}): narrow the figure or enlarge its fonts"
+        )

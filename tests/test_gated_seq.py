@@ -10,14 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from bpttlab import diagnostics, rel_error, tasks
-from bpttlab.init import init_cell, init_readout
-from bpttlab.numpy import seq
-from bpttlab.numpy.train import evaluate, train
-from bpttlab.seqmodel import SeqModel, SeqParams
-from bpttlab.torch import to_torch
-from bpttlab.tree import leaves
 from support import (
     TOL_TORCH,
     VARIANT_IDS,
@@ -30,6 +22,14 @@ from support import (
     torch_state,
     variant,
 )
+
+from bpttlab import diagnostics, rel_error, tasks
+from bpttlab.init import init_cell, init_readout
+from bpttlab.numpy import seq
+from bpttlab.numpy.train import evaluate, train
+from bpttlab.seqmodel import SeqModel, SeqParams
+from bpttlab.torch import to_torch
+from bpttlab.tree import leaves
 
 GATED = [v for v in VARIANTS if v.spec.name != "rnn"]  # the RNN's training is tested in test_train.py
 GATED_IDS = [v.id for v in GATED]
@@ -53,8 +53,14 @@ def test_training_reduces_the_loss_deterministically(v, k1, k2):
         model, params = make_model(v, seed=3)
         before, _ = evaluate(model, params, test)
         trained, log = train(
-            model, params, lambda rng: tasks.adding_problem(10, 32, rng), 40, np.random.default_rng(7),
-            lr=2e-2, k1=k1, k2=k2,
+            model,
+            params,
+            lambda rng: tasks.adding_problem(10, 32, rng),
+            40,
+            np.random.default_rng(7),
+            lr=2e-2,
+            k1=k1,
+            k2=k2,
         )
         after, _ = evaluate(model, trained, test)
         runs.append((before, after, trained, log))

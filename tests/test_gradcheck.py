@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import Dims, grad_list, make_problem, seeds
 
 from bpttlab import directional_check, numerical_gradient, rel_error
 from bpttlab.numpy import rnn
 from bpttlab.params import RNNGrads
-from support import Dims, grad_list, make_problem, seeds
 
 arrays = st.tuples(seeds, st.integers(1, 6), st.integers(1, 6)).map(
     lambda s: tuple(np.random.default_rng(s[0]).standard_normal((2, s[1], s[2])))

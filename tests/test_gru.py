@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
+from support import TOL_TORCH, CellDims, cell_dims, make_cell_problem, note, seeds, variant
 
 from bpttlab import crosscheck, rel_error
 from bpttlab.numpy import gru
 from bpttlab.params import LSTMParams, LSTMState
 from bpttlab.torch import gru as tgru
 from bpttlab.torch import to_torch
-from support import TOL_TORCH, CellDims, cell_dims, make_cell_problem, note, seeds, variant
 
 CHO, TORCH = variant("gru-cho"), variant("gru-torch")
 SMALL = CellDims(T=4, B=2, D=3, H=5)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import warnings
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
+from support import SATURATING, TOL_FD, TOL_TORCH, exact_one_minus_square, record, seeds
 
 from bpttlab import numerical_gradient, rel_error
 from bpttlab.numpy import layers as L
 from bpttlab.torch import layers as TL
-from support import SATURATING, TOL_FD, TOL_TORCH, exact_one_minus_square, record, seeds
 
 
 class Case(NamedTuple):

@@ -65,9 +65,11 @@ def test_ignored_outputs_still_assert_their_claims(path):
     in earlier cells, recognised by calling nothing that trains, evaluates or runs a model.
     """
     silent = [
-        i for i, c in enumerate(_code_cells(path), 1)
+        i
+        for i, c in enumerate(_code_cells(path), 1)
         if IGNORE_TAG in c.get("metadata", {}).get("tags", [])
-        and "assert" not in _source(c) and not TIMING.search(_source(c))
+        and "assert" not in _source(c)
+        and not TIMING.search(_source(c))
         and COMPUTES.search(_source(c))
     ]
     assert not silent, f"{path.name}: code cells {silent} are tagged {IGNORE_TAG}, compute, and assert nothing"
@@ -81,7 +83,9 @@ def test_glued_figures_are_defined_in_the_lesson(path):
     # myst-nb stores each glued value as an output whose metadata names it
     glued = {
         o.get("metadata", {}).get("scrapbook", {}).get("name")
-        for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
     }
     missing = sorted(used - glued)
     assert not missing, f"{path.name}: the text cites glued figures no cell glues: {missing}"
@@ -131,7 +135,9 @@ def test_glued_numbers_can_be_formatted(path):
     nb = json.loads(path.read_text(encoding="utf-8"))
     bad = [
         o["metadata"]["scrapbook"]["name"]
-        for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
         if "scrapbook" in o.get("metadata", {})
         and "".join(o.get("data", {}).get("application/papermill.record/text/plain", "")).startswith("np.")
     ]

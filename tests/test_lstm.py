@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from support import TOL_TORCH, CellDims, make_cell_problem, note, torch_state, variant, with_value
 
 from bpttlab import crosscheck
 from bpttlab.numpy import lstm
@@ -18,7 +19,6 @@ from bpttlab.numpy.activations import tanh_grad
 from bpttlab.params import LSTMParams, LSTMState, LSTMStateGrads
 from bpttlab.torch import lstm as tlstm
 from bpttlab.torch import to_torch
-from support import TOL_TORCH, CellDims, make_cell_problem, note, torch_state, variant, with_value
 
 LSTM = variant("lstm")
 SMALL = CellDims(T=4, B=2, D=3, H=5)
@@ -112,7 +112,11 @@ def _f32(a):
 
 BAD_FORWARD = {
     "state0 a tuple": (lambda x, s, p: (x, tuple(s), p), TypeError, r"state0: expected LSTMState\(h, c\), got tuple"),
-    "state0 an array": (lambda x, s, p: (x, s.h, p), TypeError, r"state0: expected LSTMState\(h, c\), got (ndarray|Tensor)"),
+    "state0 an array": (
+        lambda x, s, p: (x, s.h, p),
+        TypeError,
+        r"state0: expected LSTMState\(h, c\), got (ndarray|Tensor)",
+    ),
     "c0 float32": (
         lambda x, s, p: (x, s._replace(c=_f32(s.c)), p),
         TypeError,

@@ -7,6 +7,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import TOL_FD, TOL_TORCH, record, seeds
 
 from bpttlab import numerical_gradient, rel_error
 from bpttlab.init import init_mlp
@@ -14,7 +15,6 @@ from bpttlab.numpy import layers, mlp
 from bpttlab.params import MLPGrads
 from bpttlab.torch import grads_of, to_torch
 from bpttlab.torch import mlp as tmlp
-from support import TOL_FD, TOL_TORCH, record, seeds
 
 MLP_ACTIVATIONS = ("tanh", "sigmoid", "relu")
 

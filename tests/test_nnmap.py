@@ -7,6 +7,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import TOL_TORCH, record
 
 from bpttlab import rel_error
 from bpttlab.init import init_cell, init_readout, init_rnn
@@ -21,7 +22,6 @@ from bpttlab.params import (
     param_count,
 )
 from bpttlab.torch import nnmap
-from support import TOL_TORCH, record
 
 NN = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
 PARAMS = {"rnn": RNNParams, "lstm": LSTMParams, "gru": GRUParams}
@@ -130,8 +130,11 @@ def test_to_nn_rnn_nonlinearity():
     """to_nn passes the RNN's nonlinearity to torch.nn.RNN and rejects one torch.nn.RNN lacks."""
     p = random_params("rnn", 2, 3, 0)
     assert nnmap.to_nn(p, nonlinearity="relu").nonlinearity == "relu"
-    with pytest.raises(ValueError, match=r"^nonlinearity: expected one of \['tanh', 'relu'\] \(torch.nn.RNN has no "
-                                         r"linear cell\), got 'linear'"):
+    with pytest.raises(
+        ValueError,
+        match=r"^nonlinearity: expected one of \['tanh', 'relu'\] \(torch.nn.RNN has no "
+        r"linear cell\), got 'linear'",
+    ):
         nnmap.to_nn(p, nonlinearity="linear")
 
 
@@ -173,7 +176,9 @@ def test_from_nn_rejects_other_modules(module):
     ids=["ReadoutParams", "MLPParams", "plain tuple", "dict", "LSTMState"],
 )
 def test_to_nn_rejects_unknown_containers(params):
-    with pytest.raises(TypeError, match=r"^params: expected one of RNNParams, LSTMParams, GRUParams, got " + type(params).__name__):
+    with pytest.raises(
+        TypeError, match=r"^params: expected one of RNNParams, LSTMParams, GRUParams, got " + type(params).__name__
+    ):
         nnmap.to_nn(params)
 
 

@@ -74,8 +74,12 @@ def test_no_module_keeps_its_own_table_of_cells():
         if path.name == "cells.py":
             continue
         tree = ast.parse(path.read_text())
-        exported = {id(n) for a in ast.walk(tree) if isinstance(a, ast.Assign)
-                    and any(isinstance(t, ast.Name) and t.id == "__all__" for t in a.targets) for n in ast.walk(a.value)}
+        exported = {
+            id(n)
+            for a in ast.walk(tree)
+            if isinstance(a, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in a.targets)
+            for n in ast.walk(a.value)
+        }
         for node in ast.walk(tree):
             if id(node) in exported:
                 continue

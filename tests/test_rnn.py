@@ -11,12 +11,6 @@ import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
-
-from bpttlab import directional_check, numerical_gradient, rel_error
-from bpttlab.numpy import layers, rnn
-from bpttlab.params import RNNParams
-from bpttlab.torch import grads_of, to_torch
-from bpttlab.torch import rnn as trnn
 from support import (
     ACTIVATIONS,
     GRAD_NAMES,
@@ -33,6 +27,12 @@ from support import (
     record,
     seeds,
 )
+
+from bpttlab import directional_check, numerical_gradient, rel_error
+from bpttlab.numpy import layers, rnn
+from bpttlab.params import RNNParams
+from bpttlab.torch import grads_of, to_torch
+from bpttlab.torch import rnn as trnn
 
 SMALL = Dims(T=4, B=2, D=3, H=5, O=2)
 

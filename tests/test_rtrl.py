@@ -6,12 +6,12 @@ import itertools
 
 import numpy as np
 import pytest
+from support import ACTIVATIONS, TOL_LOOP, TOL_OTHER_ALGORITHM, TOL_REASSOCIATED
 
 from bpttlab import init, rel_error
 from bpttlab.numpy import rnn
 from bpttlab.numpy.rtrl import rtrl_grads, uoro_grads
 from bpttlab.params import RNNGrads
-from support import ACTIVATIONS, TOL_LOOP, TOL_OTHER_ALGORITHM, TOL_REASSOCIATED
 
 
 def _problem(seed: int, T: int, B: int, D: int, H: int):
@@ -86,8 +86,13 @@ def test_uoro_monte_carlo_mean_approaches_the_gradient():
     exact = _flat(rtrl_grads(x, h0, params, dhs).grads)
     errors = {}
     for R in (500, 20_000):
-        est = uoro_grads(np.repeat(x, R, axis=1), np.repeat(h0, R, axis=0), params, np.repeat(dhs, R, axis=1),
-                         np.random.default_rng(R))
+        est = uoro_grads(
+            np.repeat(x, R, axis=1),
+            np.repeat(h0, R, axis=0),
+            params,
+            np.repeat(dhs, R, axis=1),
+            np.random.default_rng(R),
+        )
         errors[R] = rel_error(_flat(est.grads) / R, exact)
     assert errors[20_000] < 0.1
     assert errors[20_000] < errors[500]

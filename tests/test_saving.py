@@ -253,7 +253,9 @@ def test_a_truncated_file(checkpoint):
     path, params = checkpoint
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match=r"ckpt\.npz: cannot read it as a checkpoint: the file is truncated, corrupted"):
+    with pytest.raises(
+        ValueError, match=r"ckpt\.npz: cannot read it as a checkpoint: the file is truncated, corrupted"
+    ):
         saving.load_tree(path, params)
 
 
@@ -309,20 +311,27 @@ def test_files_that_are_not_checkpoints(tmp_path):
 
 def test_another_cells_params_name_the_leaves(checkpoint):
     path, _ = checkpoint
-    with pytest.raises(ValueError, match=r"ckpt\.npz: .*missing leaves.*'W_xh', 'W_hh', 'b_h'.*extra leaves.*'W_x', 'W_h', 'b'"
-                       r".*LSTMParams in the file, RNNParams in like"):
+    with pytest.raises(
+        ValueError,
+        match=r"ckpt\.npz: .*missing leaves.*'W_xh', 'W_hh', 'b_h'.*extra leaves.*'W_x', 'W_h', 'b'"
+        r".*LSTMParams in the file, RNNParams in like",
+    ):
         saving.load_tree(path, _params("rnn", H=8))
 
 
 def test_other_sizes_name_the_leaf_and_both_shapes(checkpoint):
     path, _ = checkpoint
-    with pytest.raises(ValueError, match=r"leaf 'W_h': the file holds shape \(32, 8\) float64, like has shape \(64, 16\) float64"):
+    with pytest.raises(
+        ValueError, match=r"leaf 'W_h': the file holds shape \(32, 8\) float64, like has shape \(64, 16\) float64"
+    ):
         saving.load_tree(path, _params("lstm", H=16))
 
 
 def test_another_dtype_names_the_leaf_and_both_dtypes(checkpoint):
     path, _ = checkpoint
-    with pytest.raises(ValueError, match=r"leaf 'W_x': the file holds shape \(32, 3\) float64, like has shape \(32, 3\) float32"):
+    with pytest.raises(
+        ValueError, match=r"leaf 'W_x': the file holds shape \(32, 3\) float64, like has shape \(32, 3\) float32"
+    ):
         saving.load_tree(path, _params("lstm", H=8, dtype=np.float32))
 
 
@@ -335,7 +344,10 @@ def test_a_missing_and_an_extra_leaf(tmp_path):
         saving.load_tree(path, [np.zeros(2)])
     with pytest.raises(ValueError, match=r"t\.npz: .*extra leaves.*'1'"):
         saving.load_tree(path, [np.zeros(2), None])
-    with pytest.raises(ValueError, match=r"leaf '1': the file holds an array|leaf '1': the file holds shape \(3,\) float64, like has a Python int"):
+    with pytest.raises(
+        ValueError,
+        match=r"leaf '1': the file holds an array|leaf '1': the file holds shape \(3,\) float64, like has a Python int",
+    ):
         saving.load_tree(path, [np.zeros(2), 3])
 
 
@@ -448,7 +460,9 @@ def test_torch_state_dict_and_generator_round_trip(tmp_path):
     restored.set_state(back["rng"])
     assert torch.equal(torch.rand(6, generator=restored), expected)
     fresh = torch.nn.LSTM(3, 5, num_layers=2)
-    fresh.load_state_dict(tsaving.load_state(path, like={"model": fresh.state_dict(), "rng": back["rng"], "step": 0, "lr": 0.0})["model"])
+    fresh.load_state_dict(
+        tsaving.load_state(path, like={"model": fresh.state_dict(), "rng": back["rng"], "step": 0, "lr": 0.0})["model"]
+    )
     assert all(torch.equal(a, b) for a, b in zip(fresh.parameters(), lstm.parameters()))
     assert tsaving.read_meta(path) == {"cell": "lstm", "H": 5}
     tsaving.save_state(path, lstm.state_dict())
@@ -484,11 +498,17 @@ def test_torch_mismatches_and_bad_files(tmp_path):
     path = tmp_path / "m.pt"
     lstm = torch.nn.LSTM(3, 4)
     tsaving.save_state(path, lstm.state_dict(), meta={"cell": "lstm"})
-    with pytest.raises(ValueError, match=r"m\.pt: .*state_dict\['weight_hh_l0'\]: the file holds shape \(16, 4\) torch\.float32, "
-                       r"like has shape \(32, 8\) torch\.float32"):
+    with pytest.raises(
+        ValueError,
+        match=r"m\.pt: .*state_dict\['weight_hh_l0'\]: the file holds shape \(16, 4\) torch\.float32, "
+        r"like has shape \(32, 8\) torch\.float32",
+    ):
         tsaving.load_state(path, like=torch.nn.LSTM(3, 8))
-    with pytest.raises(ValueError, match=r"state_dict\['weight_ih_l0'\]: the file holds shape \(16, 3\) torch\.float32, "
-                       r"like has shape \(16, 3\) torch\.float64"):
+    with pytest.raises(
+        ValueError,
+        match=r"state_dict\['weight_ih_l0'\]: the file holds shape \(16, 3\) torch\.float32, "
+        r"like has shape \(16, 3\) torch\.float64",
+    ):
         tsaving.load_state(path, like=torch.nn.LSTM(3, 4).double())
     with pytest.raises(ValueError, match=r"missing leaves.*state_dict\['weight_ih_l1'\]"):
         tsaving.load_state(path, like=torch.nn.LSTM(3, 4, num_layers=2))

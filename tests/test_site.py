@@ -109,7 +109,9 @@ def test_video_lesson_animation_plays_in_the_page():
 
 def test_every_bibliography_entry_is_cited_and_listed():
     keys = re.findall(r"^@\w+\{([^,\s]+),", (ROOT / "book" / "references.bib").read_text(), re.M)
-    sources = "\n".join(p.read_text() for p in sorted((ROOT / "book").glob("*.ipynb")) + sorted((ROOT / "book").glob("*.md")))
+    sources = "\n".join(
+        p.read_text() for p in sorted((ROOT / "book").glob("*.ipynb")) + sorted((ROOT / "book").glob("*.md"))
+    )
     cited = set()
     for group in re.findall(r"\{cite(?::[a-z]+)?\}`([^`]+)`", sources):
         cited |= {k.strip() for k in group.split(",")}
@@ -149,6 +151,10 @@ def test_bpttlab_names_in_lesson_code_link_to_the_api_reference(doc):
 
 
 def test_lesson_code_links_many_bpttlab_functions():
-    objects = [a["href"] for doc in LESSONS for a in _page(doc).select("div.cell a.sphinx-codeautolink-a")
-               if re.search(r"api_(core|numpy|torch)\.html#bpttlab\.", a["href"])]
+    objects = [
+        a["href"]
+        for doc in LESSONS
+        for a in _page(doc).select("div.cell a.sphinx-codeautolink-a")
+        if re.search(r"api_(core|numpy|torch)\.html#bpttlab\.", a["href"])
+    ]
     assert len(objects) >= 300, f"only {len(objects)} links from lesson code to API entries of functions and classes"

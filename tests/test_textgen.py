@@ -30,7 +30,7 @@ def greedy_by_hand(model: CharLM, prefix: str, length: int) -> str:
     for _ in range(length):
         logits, _ = textgen.prime(model, VOCAB, text)
         text += VOCAB.chars[int(logits.argmax())]
-    return text[len(prefix):]
+    return text[len(prefix) :]
 
 
 def word_probability(model: CharLM, prefix: str, completion: str, word_end: str) -> float:
@@ -90,7 +90,10 @@ def test_next_char_probs():
     assert math.isclose(float(top2[4] / top2[0]), math.exp(1.0), rel_tol=1e-12)
     assert textgen.next_char_probs(logits[0], temperature=0).tolist() == [0, 0, 0, 0, 1]
     assert textgen.next_char_probs(logits[0], temperature=1e-320).tolist() == [0, 0, 0, 0, 1]  # overflow: greedy
-    entropy = [float(-(q * q.log()).sum()) for q in (textgen.next_char_probs(logits[0], temperature=t) for t in (0.5, 1.0, 2.0))]
+    entropy = [
+        float(-(q * q.log()).sum())
+        for q in (textgen.next_char_probs(logits[0], temperature=t) for t in (0.5, 1.0, 2.0))
+    ]
     assert entropy[0] < entropy[1] < entropy[2]  # a higher temperature flattens the distribution
     assert textgen.next_char_probs(logits[1], temperature=0).tolist() == [1, 0, 0, 0, 0]  # ties: first index
 
@@ -115,7 +118,7 @@ def test_suggestions_are_the_exact_top_k(cell, prefix):
     model = small_model(cell, seed=5)
     word_end = " ."
     letters = "abcde"
-    typed = prefix[max(prefix.rfind(" "), prefix.rfind(".")) + 1:]
+    typed = prefix[max(prefix.rfind(" "), prefix.rfind(".")) + 1 :]
     max_chars = 3
     exact = []
     for n in range(0 if typed else 1, max_chars + 1):
@@ -172,12 +175,18 @@ def test_a_narrow_beam_still_returns_sorted_valid_words():
     ],
 )
 def test_sample_rejects_bad_arguments(kwargs, error, name):
-    args = {"model": small_model(), "vocab": VOCAB, "prefix": "ab", "length": 5,
-            "generator": torch.Generator().manual_seed(0)}
+    args = {
+        "model": small_model(),
+        "vocab": VOCAB,
+        "prefix": "ab",
+        "length": 5,
+        "generator": torch.Generator().manual_seed(0),
+    }
     args.update(kwargs)
     with pytest.raises(error, match=f"^{name}:"):
-        textgen.sample(args.pop("model"), args.pop("vocab"), args.pop("prefix"), args.pop("length"),
-                       args.pop("generator"), **args)
+        textgen.sample(
+            args.pop("model"), args.pop("vocab"), args.pop("prefix"), args.pop("length"), args.pop("generator"), **args
+        )
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ causality in time, order (in)sensitivity of the two video classifiers, and clear
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -308,11 +308,13 @@ def test_a_torch_generator_is_advanced_so_two_models_differ(name):
 
 @pytest.mark.parametrize(
     "generator, error, pattern",
-    [("7", TypeError, r"^generator: expected a torch\.Generator, an int seed or None, got str"),
-     (1.5, TypeError, r"^generator: expected a torch\.Generator, an int seed or None, got float"),
-     (True, TypeError, r"^generator: expected a torch\.Generator, an int seed or None, got bool"),
-     (np.random.default_rng(0), TypeError, r"^generator: expected a torch\.Generator, an int seed or None"),
-     (-1, ValueError, r"^generator: expected an int in \[0, inf\], got -1")],
+    [
+        ("7", TypeError, r"^generator: expected a torch\.Generator, an int seed or None, got str"),
+        (1.5, TypeError, r"^generator: expected a torch\.Generator, an int seed or None, got float"),
+        (True, TypeError, r"^generator: expected a torch\.Generator, an int seed or None, got bool"),
+        (np.random.default_rng(0), TypeError, r"^generator: expected a torch\.Generator, an int seed or None"),
+        (-1, ValueError, r"^generator: expected an int in \[0, inf\], got -1"),
+    ],
     ids=["str", "float", "bool", "numpy Generator", "negative"],
 )
 def test_bad_generators_are_named(generator, error, pattern):

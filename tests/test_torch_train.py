@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from bpttlab.clip import clip_by_global_norm
 from bpttlab.numpy import seq as npseq
 from bpttlab.tasks import TaskBatch
 from bpttlab.torch.models import (
@@ -21,7 +22,6 @@ from bpttlab.torch.models import (
     detach_state,
 )
 from bpttlab.torch.seq import masked_loss
-from bpttlab.clip import clip_by_global_norm
 from bpttlab.torch.train import clip_grad_norm, evaluate, show_progress, to_tensors, train
 from bpttlab.video import action_task, motion_clips
 
@@ -158,11 +158,15 @@ def test_chunks_without_a_loss_make_no_update_but_carry_the_state():
     assert log.update_loss[0] == pytest.approx(float(masked_loss(ys, b.y, b.mask, "mse")), rel=1e-12)
 
 
-@pytest.mark.parametrize("make_model", [
-    lambda: PerFrameClassifier(size=8, features=6),
-    lambda: PooledFrameClassifier(size=8, features=6, hidden=5),
-    lambda: CNNRNNClassifier(size=8, features=6, H=5),
-], ids=["per-frame", "pooled", "cnn-rnn"])
+@pytest.mark.parametrize(
+    "make_model",
+    [
+        lambda: PerFrameClassifier(size=8, features=6),
+        lambda: PooledFrameClassifier(size=8, features=6, hidden=5),
+        lambda: CNNRNNClassifier(size=8, features=6, H=5),
+    ],
+    ids=["per-frame", "pooled", "cnn-rnn"],
+)
 def test_video_classifiers_judge_the_whole_clip_under_truncation(make_model):
     """Action clips are judged at their last frame; trained in chunks of 2 frames the loss of that update
     is still the loss of the whole clip (the state carries the running average or the recurrent state)."""

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from support import sine_batch
 
 from bpttlab import tasks
 from bpttlab.clip import global_norm
@@ -13,7 +14,6 @@ from bpttlab.init import init_readout, init_rnn
 from bpttlab.numpy import seq
 from bpttlab.numpy.train import evaluate, train
 from bpttlab.optim import leaves
-from support import sine_batch
 
 
 def make_model(D, H, O, seed, activation="tanh", loss="mse"):

@@ -20,15 +20,6 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from bpttlab import rel_error
-from bpttlab.numpy import seq
-from bpttlab.params import ReadoutGrads, RNNGrads
-from bpttlab.seqmodel import SeqParams
-from bpttlab.torch import nnmap, to_torch
-from bpttlab.torch import seq as tseq
-from bpttlab.tree import leaves
-from bpttlab.truncation import Window, check_truncation, windows
 from support import (
     TOL_REASSOCIATED,
     TOL_SAME,
@@ -43,6 +34,15 @@ from support import (
     truncation_case,
     variant,
 )
+
+from bpttlab import rel_error
+from bpttlab.numpy import seq
+from bpttlab.params import ReadoutGrads, RNNGrads
+from bpttlab.seqmodel import SeqParams
+from bpttlab.torch import nnmap, to_torch
+from bpttlab.torch import seq as tseq
+from bpttlab.tree import leaves
+from bpttlab.truncation import Window, check_truncation, windows
 
 by_variant = pytest.mark.parametrize("v", VARIANTS, ids=VARIANT_IDS)
 RNN_VARIANTS = [v for v in VARIANTS if v.spec.name == "rnn"]

@@ -152,8 +152,13 @@ def test_a_single_frame_does_not_tell_the_class():
 
     for f in frames:
         single = np.concatenate(
-            [f.reshape(len(f), -1), f.sum(axis=(1, 2))[:, None],
-             shifted_product(f, f, 1, -2)[:, None], shifted_product(f, f, 1, -1)[:, None]], axis=1,
+            [
+                f.reshape(len(f), -1),
+                f.sum(axis=(1, 2))[:, None],
+                shifted_product(f, f, 1, -2)[:, None],
+                shifted_product(f, f, 1, -1)[:, None],
+            ],
+            axis=1,
         )
         assert largest_z(single) < 5.0
     pair = np.stack([shifted_product(frames[1], frames[0], s, a) for s in (1, -1) for a in (-2, -1)], axis=1)

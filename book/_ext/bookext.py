@@ -31,9 +31,15 @@ from sphinx.application import Sphinx
 
 def _visit_hidden_cell(self: Any, node: HideCodeCellNode) -> None:
     classes = " ".join(node["classes"])
-    self.body.append(f'<details class="admonition hide {classes}">\n<summary>\n')
-    self.body.append(f'<p class="collapsed admonition-title">{escape(node["prompt_show"])}</p>\n')
-    self.body.append(f'<p class="expanded admonition-title">{escape(node["prompt_hide"])}</p>\n')
+    self.body.append(
+        f'<details class="admonition hide {classes}">\n<summary>\n'
+    )
+    self.body.append(
+        f'<p class="collapsed admonition-title">{escape(node["prompt_show"])}</p>\n'
+    )
+    self.body.append(
+        f'<p class="expanded admonition-title">{escape(node["prompt_hide"])}</p>\n'
+    )
     self.body.append("</summary>\n")
 
 
@@ -42,7 +48,11 @@ def _depart_hidden_cell(self: Any, node: HideCodeCellNode) -> None:
 
 
 def _surname(person: Any) -> str:
-    return " ".join(person.prelast_names + person.last_names).replace("{", "").replace("}", "")
+    return (
+        " ".join(person.prelast_names + person.last_names)
+        .replace("{", "")
+        .replace("}", "")
+    )
 
 
 class AuthorYearLabels(BaseLabelStyle):
@@ -52,7 +62,11 @@ class AuthorYearLabels(BaseLabelStyle):
     def format_labels(self, sorted_entries: Any) -> Any:
         labels = []
         for entry in sorted_entries:
-            people = entry.persons.get("author") or entry.persons.get("editor") or []
+            people = (
+                entry.persons.get("author")
+                or entry.persons.get("editor")
+                or []
+            )
             names = [_surname(p) for p in people]
             if not names:
                 who = entry.fields.get("organization", entry.key)
@@ -68,7 +82,9 @@ class AuthorYearLabels(BaseLabelStyle):
         for label in labels:
             if counts[label] > 1:
                 seen[label] = seen.get(label, 0) + 1
-                yield label + "abcdefghijklmnopqrstuvwxyz"[seen[label] - 1]
+                yield (
+                    label + "abcdefghijklmnopqrstuvwxyz"[seen[label] - 1]
+                )
             else:
                 yield label
 
@@ -80,10 +96,18 @@ class BookStyle(UnsrtStyle):
     default_sorting_style = "author_year_title"
 
 
-def _listitems(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+def _listitems(
+    app: Sphinx,
+    pagename: str,
+    templatename: str,
+    context: dict,
+    doctree: Any,
+) -> None:
     body = context.get("body")
     if body and 'role="doc-biblioentry"' in body:
-        context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
+        context["body"] = body.replace(
+            'role="doc-biblioentry"', 'role="listitem"'
+        )
 
 
 def install_line(url: str) -> str:
@@ -100,7 +124,9 @@ class ColabInstall(Directive):
         config = self.state.document.settings.env.config
         url = (config.html_theme_options or {}).get("repository_url")
         if not url:
-            raise self.error("colab-install: no repository URL; set repository.url in _config.yml")
+            raise self.error(
+                "colab-install: no repository URL; set repository.url in _config.yml"
+            )
         line = install_line(url)
         block = nodes.literal_block(line, line, language="ipython")
         return [block]
@@ -108,7 +134,11 @@ class ColabInstall(Directive):
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("colab-install", ColabInstall)
-    app.add_node(HideCodeCellNode, override=True, html=(_visit_hidden_cell, _depart_hidden_cell))
+    app.add_node(
+        HideCodeCellNode,
+        override=True,
+        html=(_visit_hidden_cell, _depart_hidden_cell),
+    )
     register_plugin("pybtex.style.labels", "authoryear", AuthorYearLabels)
     register_plugin("pybtex.style.formatting", "bookstyle", BookStyle)
     app.connect("html-page-context", _listitems)

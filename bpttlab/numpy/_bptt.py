@@ -19,7 +19,8 @@ schedules: full BPTT keeps all of them, checkpointing recomputes them from store
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -97,8 +98,9 @@ class Backprop:
     previous hidden states of that block, the running weight gradients and dx (T, B, D).
     """
 
-    def __init__(self, kernel: Kernel, x: np.ndarray, dhs: np.ndarray, state0: Any, p: Any, opt: dict,
-                 keep_gs: bool = False):
+    def __init__(
+        self, kernel: Kernel, x: np.ndarray, dhs: np.ndarray, state0: Any, p: Any, opt: dict, keep_gs: bool = False
+    ):
         T, B, _ = x.shape
         H = dhs.shape[-1]
         self.kernel, self.x, self.dhs, self.p, self.opt = kernel, x, dhs, p, opt
@@ -133,8 +135,12 @@ class Backprop:
             finite = np.isfinite(parts_blk[0]).all(axis=(1, 2))
             if not finite.all():
                 step = s + int(np.flatnonzero(~finite)[-1])  # the latest step: where it entered, going back
-                raise FloatingPointError(f"dh (gradient flowing back): non-finite value (NaN or inf) at time step {step}")
-            self.grads = _add(self.grads, self.kernel.block_grads(parts_blk, self.x[s:e], self.hprev[:n], self.p, self.opt))
+                raise FloatingPointError(
+                    f"dh (gradient flowing back): non-finite value (NaN or inf) at time step {step}"
+                )
+            self.grads = _add(
+                self.grads, self.kernel.block_grads(parts_blk, self.x[s:e], self.hprev[:n], self.p, self.opt)
+            )
             self.dx[s:e] = self.kernel.dx_block(parts_blk, self.p)
 
     def result(self) -> tuple[np.ndarray, Any, Any]:
@@ -159,8 +165,16 @@ def forward(kernel: Kernel, x: np.ndarray, state0: Any, p: Any, opt: dict) -> tu
     return records
 
 
-def backward(kernel: Kernel, dhs: np.ndarray, x: np.ndarray, state0: Any, records: tuple[np.ndarray, ...],
-             p: Any, opt: dict, keep_gs: bool = False) -> tuple[Backprop, tuple[np.ndarray, Any, Any]]:
+def backward(
+    kernel: Kernel,
+    dhs: np.ndarray,
+    x: np.ndarray,
+    state0: Any,
+    records: tuple[np.ndarray, ...],
+    p: Any,
+    opt: dict,
+    keep_gs: bool = False,
+) -> tuple[Backprop, tuple[np.ndarray, Any, Any]]:
     """Full BPTT from every kept record; returns the driver (for its gs) and (dx, dstate0, grads)."""
     bp = Backprop(kernel, x, dhs, state0, p, opt, keep_gs)
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by the caller, with its step

@@ -61,5 +61,7 @@ def softmax_xent(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np
     log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
     losses = -np.take_along_axis(log_p, labels[..., None], axis=-1)[..., 0]
     dlogits = np.exp(log_p)
-    np.put_along_axis(dlogits, labels[..., None], np.take_along_axis(dlogits, labels[..., None], axis=-1) - 1.0, axis=-1)
+    np.put_along_axis(
+        dlogits, labels[..., None], np.take_along_axis(dlogits, labels[..., None], axis=-1) - 1.0, axis=-1
+    )
     return losses, dlogits

@@ -19,13 +19,15 @@ p_t is the fixed sinusoidal encoding of position t (``positional_encoding``); wi
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from bpttlab._checks import (
     check_attention_params,
     check_bool,
+    check_callable,
     check_choice,
     check_dtype_arg,
     check_finite,
@@ -37,7 +39,6 @@ from bpttlab._checks import (
     check_same_dtype,
     check_shape,
     check_type,
-    check_callable,
 )
 from bpttlab.clip import clip_by_global_norm, global_norm
 from bpttlab.init import gaussian
@@ -49,8 +50,18 @@ from bpttlab.seqmodel import TrainLog
 from bpttlab.tasks import ADDING_TOLERANCE, TaskBatch, accuracy, check_task_batch
 
 __all__ = [
-    "AttentionCache", "AttentionGrads", "AttentionParams", "FIELD_DIMS", "backward", "evaluate", "forward",
-    "init_attention", "loss_and_grads", "param_count", "positional_encoding", "train",
+    "AttentionCache",
+    "AttentionGrads",
+    "AttentionParams",
+    "FIELD_DIMS",
+    "backward",
+    "evaluate",
+    "forward",
+    "init_attention",
+    "loss_and_grads",
+    "param_count",
+    "positional_encoding",
+    "train",
 ]
 
 
@@ -206,11 +217,14 @@ def _check_batch(batch: Any, params: AttentionParams, name: str = "batch") -> No
     check_task_batch(batch, name)
     H, O = check_attention_params(params, batch.x.shape[-1], batch.x.dtype)
     if batch.loss == "mse" and batch.y.shape[-1] != O:
-        raise ValueError(f"{name}.y: expected O = {O} outputs (from params.W_hy) on its last axis, "
-                         f"got shape {tuple(batch.y.shape)}")
+        raise ValueError(
+            f"{name}.y: expected O = {O} outputs (from params.W_hy) on its last axis, got shape {tuple(batch.y.shape)}"
+        )
     if batch.loss == "xent" and int(batch.y.max()) >= O:
-        raise ValueError(f"{name}.y: expected class labels in [0, {O - 1}] (O = {O} from params.W_hy), "
-                         f"got labels up to {int(batch.y.max())}")
+        raise ValueError(
+            f"{name}.y: expected class labels in [0, {O - 1}] (O = {O} from params.W_hy), "
+            f"got labels up to {int(batch.y.max())}"
+        )
 
 
 def loss_and_grads(batch: TaskBatch, params: AttentionParams, positional: bool = True) -> tuple[float, AttentionGrads]:

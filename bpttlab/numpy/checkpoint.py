@@ -43,8 +43,17 @@ from bpttlab._checks import (
 )
 from bpttlab.numpy import _bptt
 
-__all__ = ["Schedule", "CheckpointStats", "CheckpointResult", "uniform", "segments", "budget",
-           "forward_steps", "cost_table", "bptt"]
+__all__ = [
+    "Schedule",
+    "CheckpointStats",
+    "CheckpointResult",
+    "uniform",
+    "segments",
+    "budget",
+    "forward_steps",
+    "cost_table",
+    "bptt",
+]
 
 
 class Schedule(NamedTuple):
@@ -168,8 +177,16 @@ def _check_schedule(schedule: Any, T: int) -> Schedule:
 class _Run:
     """Shared state of one checkpointed backward pass, with its memory and step bookkeeping."""
 
-    def __init__(self, kernel: _bptt.Kernel, x: np.ndarray, state0: Any, params: Any, dhs: np.ndarray, opt: dict,
-                 trace: list | None):
+    def __init__(
+        self,
+        kernel: _bptt.Kernel,
+        x: np.ndarray,
+        state0: Any,
+        params: Any,
+        dhs: np.ndarray,
+        opt: dict,
+        trace: list | None,
+    ):
         self.kernel, self.x, self.state0, self.p, self.opt, self.trace = kernel, x, state0, params, opt, trace
         self.u = _bptt.Projector(kernel, x, params, opt, keep=2)
         self.bp = _bptt.Backprop(kernel, x, dhs, state0, params, opt)
@@ -200,8 +217,11 @@ class _Run:
         buffers = self.u.peak_bytes + self.bp.buffer_bytes
         full_buffers = self.u.block_bytes + self.bp.buffer_bytes  # full BPTT keeps one projection block
         return CheckpointStats(
-            forward_steps=self.steps, projected_steps=self.u.projected_steps, states_bytes=self.max_states,
-            records_bytes=self.max_records, buffer_bytes=buffers,
+            forward_steps=self.steps,
+            projected_steps=self.u.projected_steps,
+            states_bytes=self.max_states,
+            records_bytes=self.max_records,
+            buffer_bytes=buffers,
             peak_bytes=self.max_states + self.max_records + buffers,
             full_bytes=T * records_width_bytes + full_buffers,
         )
@@ -269,8 +289,15 @@ def _run_budget(run: _Run, slots: int) -> None:
     backprop(0, T, slots, run.state0)
 
 
-def bptt(x: np.ndarray, state0: Any, params: Any, dhs: np.ndarray, schedule: Schedule | None = None,
-         trace: list | None = None, **options: Any) -> CheckpointResult:
+def bptt(
+    x: np.ndarray,
+    state0: Any,
+    params: Any,
+    dhs: np.ndarray,
+    schedule: Schedule | None = None,
+    trace: list | None = None,
+    **options: Any,
+) -> CheckpointResult:
     """Gradients of L with dL/dh_t = dhs[t] by checkpointed BPTT, for any registry cell.
 
     x (T, B, D), state0 the cell's initial state, params the cell's parameters (the cell is read off

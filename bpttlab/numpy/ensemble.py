@@ -15,7 +15,7 @@ would train it alone, which the tests check to rounding error.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -62,8 +62,7 @@ def _blocks(field: str, cell: str, S: int, D: int, H: int):
     """For one packed array: (row blocks, column blocks), each a list over seeds of index arrays."""
     spec = cells.get(cell)
     G = spec.gates
-    rows = [np.concatenate([np.arange(k * S * H + s * H, k * S * H + (s + 1) * H) for k in range(G)])
-            for s in range(S)]
+    rows = [np.concatenate([np.arange(k * S * H + s * H, k * S * H + (s + 1) * H) for k in range(G)]) for s in range(S)]
     if field.startswith("b"):
         return rows, None
     width = D if spec.fields[field][-1] == "D" else H
@@ -86,7 +85,7 @@ def pack(model: seq.SeqModel, params_list: Sequence[seq.SeqParams]) -> seq.SeqPa
         fields[field] = out
     W_hy = np.zeros((S * O, S * H), dtype=params_list[0].readout.W_hy.dtype)
     for s, p in enumerate(params_list):
-        W_hy[s * O:(s + 1) * O, s * H:(s + 1) * H] = p.readout.W_hy
+        W_hy[s * O : (s + 1) * O, s * H : (s + 1) * H] = p.readout.W_hy
     b_y = np.concatenate([p.readout.b_y for p in params_list])
     return seq.SeqParams(type(params_list[0].cell)(**fields), ReadoutParams(W_hy, b_y))
 
@@ -109,8 +108,10 @@ def unpack(model: seq.SeqModel, packed: seq.SeqParams, S: int, D: int, H: int, O
             rows, cols = _blocks(field, model.cell, S, D, H)
             value = getattr(packed.cell, field)
             fields[field] = value[rows[s]] if cols is None else value[np.ix_(rows[s], cols[s])]
-        readout = ReadoutParams(packed.readout.W_hy[s * O:(s + 1) * O, s * H:(s + 1) * H].copy(),
-                                packed.readout.b_y[s * O:(s + 1) * O].copy())
+        readout = ReadoutParams(
+            packed.readout.W_hy[s * O : (s + 1) * O, s * H : (s + 1) * H].copy(),
+            packed.readout.b_y[s * O : (s + 1) * O].copy(),
+        )
         out.append(seq.SeqParams(type(packed.cell)(**fields), readout))
     return out
 
@@ -126,7 +127,7 @@ def _owners(model: seq.SeqModel, packed: seq.SeqParams, S: int, D: int, H: int, 
         owners.append(own)
     own_W = np.full(packed.readout.W_hy.shape, S, dtype=np.intp)
     for s in range(S):
-        own_W[s * O:(s + 1) * O, s * H:(s + 1) * H] = s
+        own_W[s * O : (s + 1) * O, s * H : (s + 1) * H] = s
     owners += [own_W, np.repeat(np.arange(S), O)]
     return owners
 
@@ -179,16 +180,19 @@ def train_seeds(
             except (TypeError, ValueError, FloatingPointError) as err:
                 raise type(err)(f"{err} (the batch of training step {i})") from None
             if b.x.shape != batches[0].x.shape or b.x.shape[-1] != D:
-                raise ValueError(f"make_batch: expected batches of shape {batches[0].x.shape} with D = {D}, "
-                                 f"got {b.x.shape} for seed {s}")
+                raise ValueError(
+                    f"make_batch: expected batches of shape {batches[0].x.shape} with D = {D}, "
+                    f"got {b.x.shape} for seed {s}"
+                )
         x = np.concatenate([b.x for b in batches], axis=-1)
         B = x.shape[1]
         hs, cache = cell.forward(x, cell.zero_state(packed.cell, B), packed.cell, **model.options())
         ys, readout_cache = rnn.readout_forward(hs, packed.readout)
         dys = np.empty_like(ys)
         for s, b in enumerate(batches):
-            losses[s, i], dys[..., s * O:(s + 1) * O] = seq.masked_loss(
-                ys[..., s * O:(s + 1) * O], b.y, b.mask, model.loss)
+            losses[s, i], dys[..., s * O : (s + 1) * O] = seq.masked_loss(
+                ys[..., s * O : (s + 1) * O], b.y, b.mask, model.loss
+            )
         if not np.all(np.isfinite(losses[:, i])):
             raise FloatingPointError(f"loss became non-finite at training step {i}; lower the learning rate")
         dhs, readout_grads = rnn.readout_backward(dys, readout_cache)
@@ -199,7 +203,7 @@ def train_seeds(
         if not np.all(np.isfinite(norms)):
             raise FloatingPointError(f"gradient became non-finite at training step {i}")
         scale = np.ones(S + 1)
-        scale[S] = 0.0                                   # off the diagonal blocks: no update, ever
+        scale[S] = 0.0  # off the diagonal blocks: no update, ever
         if max_norm is not None:
             over = norms > max_norm
             scale[:S][over] = max_norm / norms[over]

@@ -59,6 +59,8 @@ def _step(gx: np.ndarray, h_prev: np.ndarray, p: GRUParams, variant: str):
     return (1.0 - z) * n + z * h_prev, r, z, n
 
 
+# Lessons print this function (inspect.getsource): it keeps their 76-character column.
+# fmt: off
 def _step_backward_core(dh, h_prev, r, z, n, p: GRUParams, variant: str):
     """One step back from dh = dL/dh_t (B, H).
 
@@ -89,6 +91,7 @@ def _step_backward_core(dh, h_prev, r, z, n, p: GRUParams, variant: str):
     )
     dh_prev = dh_prev + dgh_rz @ p.W_h[: 2 * H]
     return np.concatenate([dgh_rz, dan], axis=-1), dgh_rz, dgh_n, dh_prev
+# fmt: on
 
 
 # ----------------------------------------------------------------- one step
@@ -166,16 +169,21 @@ def _block_grads(parts, x_blk, hprev_blk, p, opt):
 
 
 KERNEL = _bptt.Kernel(
-    project=_project, step=_kstep, state_of=lambda rec: rec[0], hidden=lambda h: h, back_step=_back_step,
-    zero_carry=lambda state0: None, state_grad=lambda dh, carry: dh, block_grads=_block_grads,
-    dx_block=lambda parts, p: parts[0] @ p.W_x, record_widths=lambda H: (H, H, H, H),
+    project=_project,
+    step=_kstep,
+    state_of=lambda rec: rec[0],
+    hidden=lambda h: h,
+    back_step=_back_step,
+    zero_carry=lambda state0: None,
+    state_grad=lambda dh, carry: dh,
+    block_grads=_block_grads,
+    dx_block=lambda parts, p: parts[0] @ p.W_x,
+    record_widths=lambda H: (H, H, H, H),
     part_widths=lambda H, opt: (3 * H, 2 * H, H) if opt["variant"] == "torch" else (3 * H, 2 * H, H, H),
 )
 
 
-def forward(
-    x: np.ndarray, h0: np.ndarray, params: GRUParams, variant: str = "torch"
-) -> tuple[np.ndarray, GRUCache]:
+def forward(x: np.ndarray, h0: np.ndarray, params: GRUParams, variant: str = "torch") -> tuple[np.ndarray, GRUCache]:
     """Run the GRU over all steps.  x (T, B, D), h0 (B, H) -> hs (T, B, H), cache."""
     _check_inputs(x, h0, params, variant, step=False)
     hs, rs, zs, ns = _bptt.forward(KERNEL, x, h0, params, {"variant": variant})
@@ -218,5 +226,6 @@ def states(x: np.ndarray, h0: np.ndarray, params: GRUParams, variant: str = "tor
     """The state after t steps for t = 0..T (h0 first).  x (T, B, D) -> T + 1 arrays (B, H)."""
     hs, _ = forward(x, h0, params, variant)
     return [h0] + list(hs)
+
 
 Cache = GRUCache  # the registry-wide name of this cell's sequence cache

@@ -52,6 +52,8 @@ def _gates(a: np.ndarray) -> np.ndarray:
     return out
 
 
+# Lessons print this function (inspect.getsource): it keeps their 76-character column.
+# fmt: off
 def _step_backward_core(dh, dc_next, gates, c_prev, c_t, W_h):
     """One step back.
 
@@ -71,6 +73,7 @@ def _step_backward_core(dh, dc_next, gates, c_prev, c_t, W_h):
         axis=-1,
     )
     return da, da @ W_h, dc * f
+# fmt: on
 
 
 # ----------------------------------------------------------------- one step
@@ -144,10 +147,16 @@ def _block_grads(parts, x_blk, hprev_blk, p, opt):
 
 
 KERNEL = _bptt.Kernel(
-    project=_project, step=_step, state_of=lambda rec: LSTMState(rec[0], rec[1]), hidden=lambda state: state.h,
-    back_step=_back_step, zero_carry=lambda state0: np.zeros_like(state0.c),
-    state_grad=lambda dh, dc: LSTMStateGrads(dh, dc), block_grads=_block_grads,
-    dx_block=lambda parts, p: parts[0] @ p.W_x, record_widths=lambda H: (H, H, GATES * H),
+    project=_project,
+    step=_step,
+    state_of=lambda rec: LSTMState(rec[0], rec[1]),
+    hidden=lambda state: state.h,
+    back_step=_back_step,
+    zero_carry=lambda state0: np.zeros_like(state0.c),
+    state_grad=lambda dh, dc: LSTMStateGrads(dh, dc),
+    block_grads=_block_grads,
+    dx_block=lambda parts, p: parts[0] @ p.W_x,
+    record_widths=lambda H: (H, H, GATES * H),
     part_widths=lambda H, opt: (GATES * H,),
 )
 
@@ -199,5 +208,6 @@ def states(x: np.ndarray, state0: LSTMState, params: LSTMParams) -> list[LSTMSta
     """The state after t steps for t = 0..T (state0 first)."""
     _, cache = forward(x, state0, params)
     return [state_at(cache, t) for t in range(x.shape[0] + 1)]
+
 
 Cache = LSTMCache  # the registry-wide name of this cell's sequence cache

@@ -18,8 +18,8 @@ from bpttlab._checks import (
     check_shape,
     check_type,
 )
-from bpttlab.params import MLPGrads, MLPParams, check_params_type
 from bpttlab.numpy import layers
+from bpttlab.params import MLPGrads, MLPParams, check_params_type
 
 ACTIVATIONS = {
     "tanh": (layers.tanh_forward, layers.tanh_backward),

@@ -26,10 +26,10 @@ from bpttlab._checks import (
     check_int,
     check_params_type,
     check_readout_params,
-    leading_dims,
     check_same_dtype,
     check_shape,
     check_upstream,
+    leading_dims,
 )
 from bpttlab.numpy import _bptt, layers
 from bpttlab.numpy.activations import activate as _act
@@ -106,6 +106,8 @@ def _back_step(g, carry, rec, h_prev, p, opt):
     return (da,), da @ p.W_hh, None
 
 
+# Lessons print this function (inspect.getsource): it keeps their 76-character column.
+# fmt: off
 def _block_grads(parts, x_blk, hprev_blk, p, opt):
     H, D = p.W_xh.shape
     da2 = parts[0].reshape(-1, H)
@@ -114,18 +116,25 @@ def _block_grads(parts, x_blk, hprev_blk, p, opt):
         da2.T @ hprev_blk.reshape(-1, H),
         da2.sum(axis=0),
     )
+# fmt: on
 
 
 KERNEL = _bptt.Kernel(
-    project=_project, step=_step, state_of=lambda rec: rec[0], hidden=lambda h: h, back_step=_back_step,
-    zero_carry=lambda state0: None, state_grad=lambda dh, carry: dh, block_grads=_block_grads,
-    dx_block=lambda parts, p: parts[0] @ p.W_xh, record_widths=lambda H: (H,), part_widths=lambda H, opt: (H,),
+    project=_project,
+    step=_step,
+    state_of=lambda rec: rec[0],
+    hidden=lambda h: h,
+    back_step=_back_step,
+    zero_carry=lambda state0: None,
+    state_grad=lambda dh, carry: dh,
+    block_grads=_block_grads,
+    dx_block=lambda parts, p: parts[0] @ p.W_xh,
+    record_widths=lambda H: (H,),
+    part_widths=lambda H, opt: (H,),
 )
 
 
-def forward(
-    x: np.ndarray, h0: np.ndarray, params: RNNParams, activation: str = "tanh"
-) -> tuple[np.ndarray, RNNCache]:
+def forward(x: np.ndarray, h0: np.ndarray, params: RNNParams, activation: str = "tanh") -> tuple[np.ndarray, RNNCache]:
     """Run the recurrence over all steps.  x (T, B, D), h0 (B, H) -> hs (T, B, H), cache.
 
     hs[t] is h_{t+1} in the maths (h0 is h_0, the state before the first input).
@@ -136,6 +145,8 @@ def forward(
     return hs, RNNCache(x, h0, hs, params, activation)
 
 
+# Lessons print this function (inspect.getsource): it keeps their 76-character column.
+# fmt: off
 def backward(
     dhs: np.ndarray, cache: RNNCache
 ) -> tuple[np.ndarray, np.ndarray, RNNGrads]:
@@ -173,6 +184,7 @@ def backward(
         else:
             grads = RNNGrads(*(a + b for a, b in zip(grads, g)))
     return dx, dh_next, grads
+# fmt: on
 
 
 # ----------------------------------------------------------------- readout and loss
@@ -277,5 +289,6 @@ def states(x: np.ndarray, h0: np.ndarray, params: RNNParams, activation: str = "
     """The state after t steps for t = 0..T (h0 first).  x (T, B, D) -> T + 1 arrays (B, H)."""
     hs, _ = forward(x, h0, params, activation)
     return [h0] + list(hs)
+
 
 Cache = RNNCache  # the registry-wide name of this cell's sequence cache

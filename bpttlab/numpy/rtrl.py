@@ -229,10 +229,16 @@ def online_start(h0: np.ndarray, params: RNNParams, method: str = "rtrl") -> RTR
     check_cell_state(SPEC, "h0", h0, h0.shape[0], H, h0.dtype)
     B, dtype = h0.shape[0], h0.dtype
     if method == "rtrl":
-        return RTRLCarry(h0.copy(), np.zeros((B, H, H, D), dtype), np.zeros((B, H, H, H), dtype),
-                         np.zeros((B, H, H), dtype))
-    return UOROCarry(h0.copy(), np.zeros((B, H), dtype), np.zeros((B, H, D), dtype), np.zeros((B, H, H), dtype),
-                     np.zeros((B, H), dtype))
+        return RTRLCarry(
+            h0.copy(), np.zeros((B, H, H, D), dtype), np.zeros((B, H, H, H), dtype), np.zeros((B, H, H), dtype)
+        )
+    return UOROCarry(
+        h0.copy(),
+        np.zeros((B, H), dtype),
+        np.zeros((B, H, D), dtype),
+        np.zeros((B, H, H), dtype),
+        np.zeros((B, H), dtype),
+    )
 
 
 def _check_carry(carry: object, cls: type, x_t: np.ndarray, params: RNNParams, activation: str) -> int:
@@ -249,8 +255,9 @@ def _check_carry(carry: object, cls: type, x_t: np.ndarray, params: RNNParams, a
         value = getattr(carry, name)
         if not isinstance(value, np.ndarray) or value.shape != shape or value.dtype != x_t.dtype:
             got = f"shape {value.shape}, dtype {value.dtype}" if isinstance(value, np.ndarray) else type(value).__name__
-            raise ValueError(f"carry.{name}: expected shape {shape} and dtype {x_t.dtype} (B, H, D of x_t and "
-                             f"params), got {got}")
+            raise ValueError(
+                f"carry.{name}: expected shape {shape} and dtype {x_t.dtype} (B, H, D of x_t and params), got {got}"
+            )
     return H
 
 
@@ -295,8 +302,9 @@ def uoro_step(
     nu = (rng.integers(0, 2, size=(B, h.shape[1])) * 2 - 1).astype(dtype)
     forward_s = fp * (carry.s @ params.W_hh.T)
     nf = nu * fp
-    th_norm = np.sqrt((carry.th_xh**2).sum(axis=(1, 2)) + (carry.th_hh**2).sum(axis=(1, 2))
-                      + (carry.th_b**2).sum(axis=1))
+    th_norm = np.sqrt(
+        (carry.th_xh**2).sum(axis=(1, 2)) + (carry.th_hh**2).sum(axis=(1, 2)) + (carry.th_b**2).sum(axis=1)
+    )
     rho0 = _balance(th_norm, np.linalg.norm(forward_s, axis=1))
     vjp_norm = np.linalg.norm(nf, axis=1) * np.sqrt((x_t**2).sum(axis=1) + (h**2).sum(axis=1) + 1.0)
     rho1 = _balance(vjp_norm, np.linalg.norm(nu, axis=1))
@@ -316,8 +324,12 @@ def online_grads(dh_t: np.ndarray, carry: RTRLCarry | UOROCarry) -> RNNGrads:
         raise TypeError(f"carry: expected an RTRLCarry or a UOROCarry, got {type(carry).__name__}")
     check_upstream("dh_t", dh_t, carry.h, ("B", "H"))
     if isinstance(carry, RTRLCarry):
-        return RNNGrads(np.einsum("bk,bkij->ij", dh_t, carry.P_xh), np.einsum("bk,bkij->ij", dh_t, carry.P_hh),
-                        np.einsum("bk,bki->i", dh_t, carry.P_b))
+        return RNNGrads(
+            np.einsum("bk,bkij->ij", dh_t, carry.P_xh),
+            np.einsum("bk,bkij->ij", dh_t, carry.P_hh),
+            np.einsum("bk,bki->i", dh_t, carry.P_b),
+        )
     weight = (dh_t * carry.s).sum(axis=1)
-    return RNNGrads(np.einsum("b,bij->ij", weight, carry.th_xh), np.einsum("b,bij->ij", weight, carry.th_hh),
-                    weight @ carry.th_b)
+    return RNNGrads(
+        np.einsum("b,bij->ij", weight, carry.th_xh), np.einsum("b,bij->ij", weight, carry.th_hh), weight @ carry.th_b
+    )

@@ -31,8 +31,19 @@ from bpttlab.tree import add, leaves
 from bpttlab.truncation import check_truncation, windows
 
 __all__ = [
-    "LOSSES", "SeqGrads", "SeqModel", "SeqParams", "SeqResult", "accuracy", "check_truncation", "forward",
-    "init_params", "loss_and_grads", "masked_loss", "truncation_bias", "window_loss_and_grads",
+    "LOSSES",
+    "SeqGrads",
+    "SeqModel",
+    "SeqParams",
+    "SeqResult",
+    "accuracy",
+    "check_truncation",
+    "forward",
+    "init_params",
+    "loss_and_grads",
+    "masked_loss",
+    "truncation_bias",
+    "window_loss_and_grads",
 ]
 
 
@@ -118,8 +129,16 @@ def window_loss_and_grads(
     return _window(batch, state_start, params, model, start, first_loss_step, stop, normaliser)
 
 
-def _window(batch: TaskBatch, state_start: Any, params: SeqParams, model: SeqModel, start: int,
-            first_loss_step: int, stop: int, normaliser: float) -> tuple[float, SeqGrads, Any]:
+def _window(
+    batch: TaskBatch,
+    state_start: Any,
+    params: SeqParams,
+    model: SeqModel,
+    start: int,
+    first_loss_step: int,
+    stop: int,
+    normaliser: float,
+) -> tuple[float, SeqGrads, Any]:
     """window_loss_and_grads without the argument checks (its caller has made them)."""
     cell = _cell(model)
     hs, cache = cell.forward(batch.x[start:stop], state_start, params.cell, **model.options())

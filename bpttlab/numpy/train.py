@@ -8,7 +8,7 @@ a clear message when the loss or the gradient becomes non-finite.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -144,7 +144,9 @@ def train(
     return params, TrainLog(np.array(losses), np.array(update_losses), np.array(norms), np.array(clipped, dtype=bool))
 
 
-def evaluate(model: seq.SeqModel, params: seq.SeqParams, batch: TaskBatch, tolerance: float = ADDING_TOLERANCE) -> tuple[float, float]:
+def evaluate(
+    model: seq.SeqModel, params: seq.SeqParams, batch: TaskBatch, tolerance: float = ADDING_TOLERANCE
+) -> tuple[float, float]:
     """(loss, accuracy) of ``params`` on ``batch`` from a zero initial state."""
     seq.check_model(model)
     check_seq_params(model, params, None, None)

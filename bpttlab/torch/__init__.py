@@ -18,4 +18,22 @@ from bpttlab.torch import (
 )
 from bpttlab.torch.convert import grads_of, to_numpy, to_torch
 
-__all__ = ["attention", "checkpoint", "convert", "gru", "layers", "lstm", "mlp", "models", "nnmap", "rnn", "saving", "seq", "textgen", "train", "grads_of", "to_numpy", "to_torch"]
+__all__ = [
+    "attention",
+    "checkpoint",
+    "convert",
+    "gru",
+    "layers",
+    "lstm",
+    "mlp",
+    "models",
+    "nnmap",
+    "rnn",
+    "saving",
+    "seq",
+    "textgen",
+    "train",
+    "grads_of",
+    "to_numpy",
+    "to_torch",
+]

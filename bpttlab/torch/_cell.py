@@ -10,7 +10,8 @@ detached copies of the inputs (so they touch no ``.grad`` of the caller's tensor
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import torch
 
@@ -92,7 +93,9 @@ def _leaf(t: torch.Tensor) -> torch.Tensor:
     return t.detach().requires_grad_(True)
 
 
-def _grad(outputs: list[torch.Tensor], inputs: list[torch.Tensor], grad_outputs: list[torch.Tensor]) -> list[torch.Tensor]:
+def _grad(
+    outputs: list[torch.Tensor], inputs: list[torch.Tensor], grad_outputs: list[torch.Tensor]
+) -> list[torch.Tensor]:
     gs = torch.autograd.grad(outputs, inputs, grad_outputs=grad_outputs, allow_unused=True)
     return [torch.zeros_like(i) if g is None else g for g, i in zip(gs, inputs)]
 

@@ -27,7 +27,6 @@ from bpttlab.torch.seq import masked_loss
 __all__ = ["AttentionCache", "forward", "loss", "positional_encoding"]
 
 
-
 class AttentionCache(NamedTuple):
     """e, Q, K, V, U, hs (T, B, H) and the attention weights A (B, T, T), as tensors of the graph."""
 

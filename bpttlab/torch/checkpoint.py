@@ -11,7 +11,8 @@ what autograd keeps for the backward pass of a function (tensors saved by the gr
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch.utils.checkpoint import checkpoint

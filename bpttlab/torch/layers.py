@@ -70,5 +70,7 @@ def softmax_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, reduction:
     check_shape("labels", labels, logits.shape[:-1], [str(s) for s in logits.shape[:-1]])
     C = logits.shape[-1]
     if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= C):
-        raise ValueError(f"labels: expected class indices in [0, {C - 1}], got range [{int(labels.min())}, {int(labels.max())}]")
+        raise ValueError(
+            f"labels: expected class indices in [0, {C - 1}], got range [{int(labels.min())}, {int(labels.max())}]"
+        )
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), reduction=reduction)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -144,9 +145,13 @@ class FrameEncoder(nn.Module):
         size, features, channels = _frame_sizes(size, features, channels)
         self.size, self.features = size, features
         self.net = nn.Sequential(
-            nn.Conv2d(1, channels, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(channels, 2 * channels, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Flatten(), nn.Linear(2 * channels * (size // 4) ** 2, features), nn.ReLU(),
+            nn.Conv2d(1, channels, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, 2 * channels, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(2 * channels * (size // 4) ** 2, features),
+            nn.ReLU(),
         )
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
@@ -165,7 +170,8 @@ class FrameDecoder(nn.Module):
         self.fc = nn.Linear(features, 2 * channels * (size // 4) ** 2)
         self.net = nn.Sequential(
             nn.ReLU(),
-            nn.ConvTranspose2d(2 * channels, channels, 4, stride=2, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(2 * channels, channels, 4, stride=2, padding=1),
+            nn.ReLU(),
             nn.ConvTranspose2d(channels, 1, 4, stride=2, padding=1),
         )
 
@@ -186,8 +192,14 @@ class NextFramePredictor(nn.Module):
     """
 
     def __init__(
-        self, size: int = 16, features: int = 64, H: int = 64, cell: str = "gru", base_rate: float = 0.05,
-        *, generator: Any = None,
+        self,
+        size: int = 16,
+        features: int = 64,
+        H: int = 64,
+        cell: str = "gru",
+        base_rate: float = 0.05,
+        *,
+        generator: Any = None,
     ) -> None:
         super().__init__()
         base_rate = check_number("base_rate", base_rate, low=0.0, high=1.0, open_low=True, open_high=True)
@@ -272,8 +284,14 @@ class PooledFrameClassifier(nn.Module):
     """
 
     def __init__(
-        self, size: int = 16, n_classes: int = 4, features: int = 32, hidden: int = 64, normalize: bool = True,
-        *, generator: Any = None,
+        self,
+        size: int = 16,
+        n_classes: int = 4,
+        features: int = 32,
+        hidden: int = 64,
+        normalize: bool = True,
+        *,
+        generator: Any = None,
     ) -> None:
         super().__init__()
         n_classes = check_positive_int("n_classes", n_classes)
@@ -303,8 +321,15 @@ class CNNRNNClassifier(nn.Module):
     """
 
     def __init__(
-        self, size: int = 16, n_classes: int = 4, features: int = 32, H: int = 32, cell: str = "gru",
-        normalize: bool = True, *, generator: Any = None,
+        self,
+        size: int = 16,
+        n_classes: int = 4,
+        features: int = 32,
+        H: int = 32,
+        cell: str = "gru",
+        normalize: bool = True,
+        *,
+        generator: Any = None,
     ) -> None:
         super().__init__()
         n_classes = check_positive_int("n_classes", n_classes)

@@ -50,7 +50,9 @@ def to_nn(params: Any, nonlinearity: str = "tanh") -> torch.nn.Module:
             f"nonlinearity: expected one of {list(spec.nn_options)} (torch.nn.RNN has no linear cell), got {nonlinearity!r}"
         )
     if spec.name != "rnn" and nonlinearity != "tanh":
-        raise ValueError(f"nonlinearity: only an RNN has one to choose ({spec.name} params given), got {nonlinearity!r}")
+        raise ValueError(
+            f"nonlinearity: only an RNN has one to choose ({spec.name} params given), got {nonlinearity!r}"
+        )
     D = getattr(params, next(iter(spec.fields))).shape[1]
     H = getattr(params, list(spec.fields)[1]).shape[1]
     options = {}

@@ -58,7 +58,9 @@ def split_chapters(text: str, held_out_chapters: int) -> tuple[str, str]:
     held_out_chapters = check_int("held_out_chapters", held_out_chapters)
     chapters = text.split("\n\n")
     if not 1 <= held_out_chapters < len(chapters):
-        raise ValueError(f"held_out_chapters: expected 1 to {len(chapters) - 1} (the text has {len(chapters)}), got {held_out_chapters}")
+        raise ValueError(
+            f"held_out_chapters: expected 1 to {len(chapters) - 1} (the text has {len(chapters)}), got {held_out_chapters}"
+        )
     cut = len("\n\n".join(chapters[:-held_out_chapters])) + 2
     return text[:cut], text[cut:]
 
@@ -69,7 +71,9 @@ def heldout_batch(ids: np.ndarray, vocab_size: int, streams: int = 16) -> Any:
     check_positive_int("vocab_size", vocab_size)
     check_int_array("ids", ids, ("N",), 0, vocab_size - 1)
     if len(ids) < 2 * streams + 1:
-        raise ValueError(f"ids: expected at least 2 * streams + 1 = {2 * streams + 1} ids (2 steps per stream), got {len(ids)}")
+        raise ValueError(
+            f"ids: expected at least 2 * streams + 1 = {2 * streams + 1} ids (2 steps per stream), got {len(ids)}"
+        )
     return next(stream_batches(ids, (len(ids) - 1) // streams, streams, vocab_size))
 
 
@@ -103,10 +107,14 @@ def _train_charlm(config: dict[str, Any], log: Any) -> tuple[CharLM, CharVocab]:
     start = time.perf_counter()
     for epoch, lr in enumerate(config["lrs"], start=1):
         stream = stream_batches(train_ids, T, B, V)
-        history = train(model, lambda _: next(stream), chunks, rng, lr=lr, max_norm=config["max_norm"], carry_state=True)
+        history = train(
+            model, lambda _: next(stream), chunks, rng, lr=lr, max_norm=config["max_norm"], carry_state=True
+        )
         loss, acc = evaluate(model, held)
-        log(f"epoch {epoch:>2} lr {lr:.0e}: training {history.loss.mean():.3f}, held-out {loss:.3f} nats/char "
-            f"(accuracy {acc:.3f}), {time.perf_counter() - start:.0f} s")
+        log(
+            f"epoch {epoch:>2} lr {lr:.0e}: training {history.loss.mean():.3f}, held-out {loss:.3f} nats/char "
+            f"(accuracy {acc:.3f}), {time.perf_counter() - start:.0f} s"
+        )
     return model, vocab
 
 
@@ -144,7 +152,9 @@ def save(model: CharLM, vocab: CharVocab, config: dict[str, Any], path: pathlib.
     torch.save({"state_dict": state, "chars": "".join(vocab.chars), "config": config}, path)
 
 
-def load_pretrained(path: pathlib.Path | str = WEIGHTS, dtype: torch.dtype = torch.float32) -> tuple[CharLM, CharVocab, dict[str, Any]]:
+def load_pretrained(
+    path: pathlib.Path | str = WEIGHTS, dtype: torch.dtype = torch.float32
+) -> tuple[CharLM, CharVocab, dict[str, Any]]:
     """(model in eval mode with parameters in ``dtype``, its vocabulary, the config it was trained with)."""
     check_type("path", path, (pathlib.Path, str), "a pathlib.Path or str")
     path = pathlib.Path(path)

@@ -16,9 +16,9 @@ from bpttlab._checks import (
     check_finite,
     check_float_array,
     check_readout_params,
-    leading_dims,
     check_same_dtype,
     check_shape,
+    leading_dims,
 )
 from bpttlab.params import ReadoutParams, RNNGrads, RNNParams
 from bpttlab.torch import _cell, layers
@@ -49,7 +49,9 @@ def step_backward(dh_t: torch.Tensor, cache: StepCache) -> tuple[torch.Tensor, t
     return _cell.step_backward(SPEC, _step, dh_t, cache)
 
 
-def forward(x: torch.Tensor, h0: torch.Tensor, params: RNNParams, activation: str = "tanh") -> tuple[torch.Tensor, Cache]:
+def forward(
+    x: torch.Tensor, h0: torch.Tensor, params: RNNParams, activation: str = "tanh"
+) -> tuple[torch.Tensor, Cache]:
     """Loop the step over time.  x (T, B, D), h0 (B, H) -> hs (T, B, H), cache."""
     return _cell.forward(SPEC, _step, x, h0, params, {"activation": activation})
 
@@ -109,6 +111,17 @@ def mse_loss(
 
 
 __all__: list[Any] = [
-    "ACTIVATIONS", "Cache", "StepCache", "backward", "forward", "mse_loss", "readout_forward", "state_at",
-    "state_grads", "states", "step_backward", "step_forward", "zero_state",
+    "ACTIVATIONS",
+    "Cache",
+    "StepCache",
+    "backward",
+    "forward",
+    "mse_loss",
+    "readout_forward",
+    "state_at",
+    "state_grads",
+    "states",
+    "step_backward",
+    "step_forward",
+    "zero_state",
 ]

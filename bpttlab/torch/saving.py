@@ -38,7 +38,8 @@ import json
 import os
 import pickle
 import zipfile
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch

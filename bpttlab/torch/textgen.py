@@ -23,8 +23,8 @@ from bpttlab._checks import (
     check_type,
 )
 from bpttlab.text import CharVocab
-from bpttlab.tree import tree_map
 from bpttlab.torch.models import detach_state
+from bpttlab.tree import tree_map
 
 #: Characters that end a word for ``suggest_words``: space, newline and punctuation.
 WORD_END = " \n!'(),.:;?"
@@ -76,7 +76,9 @@ def _top_k(top_k: Any, V: int) -> int | None:
     return top_k
 
 
-def _step(model: torch.nn.Module, ids: torch.Tensor, state: Any, V: int, dtype: torch.dtype) -> tuple[torch.Tensor, Any]:
+def _step(
+    model: torch.nn.Module, ids: torch.Tensor, state: Any, V: int, dtype: torch.dtype
+) -> tuple[torch.Tensor, Any]:
     """Feed one character per row: ids (B,) -> float64 logits (B, V) and the new state."""
     x = torch.nn.functional.one_hot(ids, V).to(dtype)[None]  # (1, B, V)
     ys, state = model(x, state)
@@ -93,7 +95,9 @@ def prime(model: torch.nn.Module, vocab: CharVocab, prefix: str) -> tuple[torch.
     x = torch.nn.functional.one_hot(ids, len(vocab)).to(dtype)[:, None]  # (T, 1, V)
     ys, state = model(x, None)
     if ys.shape != (len(ids), 1, len(vocab)):
-        raise ValueError(f"model: expected logits of shape (T, 1, V) = ({len(ids)}, 1, {len(vocab)}), got {tuple(ys.shape)}")
+        raise ValueError(
+            f"model: expected logits of shape (T, 1, V) = ({len(ids)}, 1, {len(vocab)}), got {tuple(ys.shape)}"
+        )
     return ys[-1, 0].double(), detach_state(state)
 
 

@@ -12,7 +12,8 @@ with a message naming the training step.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -55,7 +56,9 @@ def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> float:
     """
     max_norm = check_number("max_norm", max_norm, positive=True)
     if isinstance(params, torch.Tensor) or not hasattr(params, "__iter__"):
-        raise TypeError(f"params: expected a list of tensors (for example list(model.parameters())), got {type(params).__name__}")
+        raise TypeError(
+            f"params: expected a list of tensors (for example list(model.parameters())), got {type(params).__name__}"
+        )
     params = list(params)
     for k, p in enumerate(params):
         check_type(f"params[{k}]", p, torch.Tensor, "a torch.Tensor")
@@ -71,7 +74,7 @@ def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> float:
 
 
 def _backend(batch: TaskBatch) -> str:
-    """"torch" for a batch of tensors, else "numpy" (both are accepted and converted by to_tensors)."""
+    """ "torch" for a batch of tensors, else "numpy" (both are accepted and converted by to_tensors)."""
     return "torch" if isinstance(batch.x, torch.Tensor) else "numpy"
 
 
@@ -161,7 +164,9 @@ def train(
             loss.backward()
             norm = float(torch.sqrt(sum((p.grad.double() ** 2).sum() for p in params if p.grad is not None)))
             if not np.isfinite(norm):
-                raise FloatingPointError(f"gradient became non-finite at training step {i} (chunk starting at time step {s})")
+                raise FloatingPointError(
+                    f"gradient became non-finite at training step {i} (chunk starting at time step {s})"
+                )
             was_clipped = False
             if max_norm is not None:
                 clip_grad_norm(params, max_norm)
