@@ -22,7 +22,7 @@ from bpttlab._checks import (
 )
 from bpttlab.tree import leaves, tree_map
 
-__all__ = ["AdamState", "adam_init", "adam_step", "leaves", "sgd_step", "tree_map"]
+__all__ = ["AdamState", "PiecewiseLR", "adam_init", "adam_step", "leaves", "piecewise_lr", "sgd_step", "tree_map"]
 
 
 def _params(params: Any) -> None:
@@ -109,3 +109,40 @@ def adam_step(
     c1, c2 = 1 - b1**step, 1 - b2**step
     new = tree_map(lambda p, mi, vi: p - lr * (mi / c1) / (np.sqrt(vi / c2) + eps), params, m, v)
     return new, AdamState(step, m, v)
+
+
+class PiecewiseLR(NamedTuple):
+    """A learning-rate schedule: ``lrs[j]`` for the training steps from ``boundaries[j - 1]`` on.
+
+    Called with a 0-based training step; the training loops take it as ``lr``.
+    """
+
+    lrs: tuple[float, ...]
+    boundaries: tuple[int, ...]
+
+    def __call__(self, step: int) -> float:
+        j = sum(1 for b in self.boundaries if step >= b)
+        return self.lrs[j]
+
+
+def piecewise_lr(lrs: Any, boundaries: Any) -> PiecewiseLR:
+    """The schedule ``lrs[0]`` for steps < ``boundaries[0]``, ``lrs[1]`` up to ``boundaries[1]``, ...
+
+    For example ``piecewise_lr([1e-2, 1e-3], [600])``: 600 steps at 1e-2, then a cool-down at
+    1e-3 with the same optimiser state. ``lrs``: n positive numbers; ``boundaries``: n - 1
+    increasing positive step counts.
+    """
+    check_type("lrs", lrs, (list, tuple), "a list of learning rates")
+    check_type("boundaries", boundaries, (list, tuple), "a list of step counts")
+    if len(lrs) != len(boundaries) + 1:
+        raise ValueError(
+            f"lrs, boundaries: expected one more learning rate than boundaries, got {len(lrs)} and {len(boundaries)}"
+        )
+    rates = tuple(check_number(f"lrs[{j}]", v, positive=True) for j, v in enumerate(lrs))
+    steps = tuple(check_int(f"boundaries[{j}]", b, 1) for j, b in enumerate(boundaries))
+    for j in range(1, len(steps)):
+        if steps[j] <= steps[j - 1]:
+            raise ValueError(
+                f"boundaries[{j}]: expected more than boundaries[{j - 1}] = {steps[j - 1]}, got {steps[j]}"
+            )
+    return PiecewiseLR(rates, steps)

@@ -2070,8 +2070,25 @@ def add_training_cases() -> None:
     def returning(**changes: Any) -> Callable[[np.random.Generator], TaskBatch]:
         return lambda r: adding(r)._replace(**changes)
 
+    # the arguments both training loops share (bpttlab._train): the same checks and messages
+    contract_cases = [
+        ({"k1": 4, "k2": 2}, ValueError, r"^k2: expected k2 >= k1 = 4"),
+        ({"k2": 3}, ValueError, r"^k2: expected k1 as well \(TBPTT\(k1, k2\)\)"),
+        ({"lr": lambda step: -1.0}, ValueError, r"^lr\(0\): expected a positive number, got -1\.0 \(lr is a schedule"),
+        ({"lr": lambda step: "1e-3"}, TypeError, r"^lr\(0\): expected a real number, got str"),
+        ({"lr": lambda step: 1e-3 if step == 0 else NAN}, ValueError, r"^lr\(1\): expected a finite number"),
+        ({"carry_state": 1}, TypeError, r"^carry_state: expected True or False"),
+        ({"checkpoint": 3}, TypeError, r"^checkpoint: expected a str or os\.PathLike"),
+        ({"checkpoint": ""}, ValueError, r"^checkpoint: expected a file name"),
+        ({"checkpoint_every": 0}, ValueError, r"^checkpoint_every: expected a positive int"),
+        ({"checkpoint_every": None}, TypeError, r"^checkpoint_every: expected a positive int"),
+        ({"resume": "yes"}, TypeError, r"^resume: expected True or False"),
+        ({"resume": True}, ValueError, r"^resume: expected a checkpoint path to resume from"),
+        ({"progress": "yes"}, TypeError, r"^progress: expected True or False, got str"),
+    ]
+
     p = "numpy/train/train"
-    for kw, exc, pattern in [
+    for kw, exc, pattern in contract_cases + [
         ({"model": "rnn"}, TypeError, r"^model: expected a bpttlab\.seqmodel\.SeqModel"),
         ({"model": SeqModel(cell="lstm")}, TypeError, r"^params\.cell: expected LSTMParams, got RNNParams"),
         ({"params": tuple(prm)}, TypeError, r"^params: expected a bpttlab\.seqmodel\.SeqParams"),
@@ -2103,8 +2120,6 @@ def add_training_cases() -> None:
         ),
         ({"k1": 0}, ValueError, r"^k1: expected a positive int"),
         ({"k1": 2.5}, TypeError, r"^k1: expected a positive int"),
-        ({"k1": 4, "k2": 2}, ValueError, r"^k2: expected k2 >= k1 = 4"),
-        ({"progress": "yes"}, TypeError, r"^progress: expected True or False, got str"),
         (
             {"make_batch": lambda r: tuple(adding(r))},
             TypeError,
@@ -2281,59 +2296,68 @@ def add_training_cases() -> None:
         args = dict(model=tmodel(), make_batch=adding, steps=2, rng=rng(0)) | kw
         return ttrain.train(args.pop("model"), args.pop("make_batch"), args.pop("steps"), args.pop("rng"), **args)
 
+    device_cases = [
+        ({"device": 0}, TypeError, r"^device: expected a str such as 'cpu' or 'cuda' or a torch\.device, got int"),
+        ({"device": "abacus"}, ValueError, r"^device: expected a device such as 'cpu' or 'cuda:0', got 'abacus'"),
+        ({"device": "meta"}, ValueError, r"^device: expected a 'cpu' or 'cuda' device, got 'meta'"),
+    ]
+    if not torch.cuda.is_available():
+        device_cases.append(({"device": "cuda"}, ValueError, r"^device: 'cuda' asks for a GPU, and torch finds none"))
     p = "torch/train/train"
-    for kw, exc, pattern in [
-        ({"model": lambda x, s: (x, s)}, TypeError, r"^model: expected a torch\.nn\.Module"),
-        ({"model": torch.nn.ReLU()}, ValueError, r"^model: expected a torch\.nn\.Module with parameters"),
-        ({"make_batch": None}, TypeError, r"^make_batch: expected a function rng -> TaskBatch"),
-        ({"steps": -1}, ValueError, r"^steps: expected a positive int"),
-        ({"steps": "2"}, TypeError, r"^steps: expected a positive int, got str"),
-        ({"rng": torch.Generator()}, TypeError, r"^rng: expected a numpy\.random\.Generator"),
-        ({"lr": 0}, ValueError, r"^lr: expected a positive number"),
-        ({"lr": True}, TypeError, r"^lr: expected a real number, got bool"),
-        ({"optimizer": "lbfgs"}, ValueError, r"^optimizer: expected one of"),
-        ({"k": 0}, ValueError, r"^k: expected a positive int"),
-        ({"k": 1.0}, TypeError, r"^k: expected a positive int"),
-        ({"max_norm": NAN}, ValueError, r"^max_norm: expected a finite number"),
-        ({"clip_value": -1}, ValueError, r"^clip_value: expected a positive number"),
-        (
-            {"max_norm": 1.0, "clip_value": 1.0},
-            ValueError,
-            r"^max_norm, clip_value: expected at most one clipping rule",
-        ),
-        ({"carry_state": 1}, TypeError, r"^carry_state: expected True or False"),
-        ({"progress": "no"}, TypeError, r"^progress: expected True or False"),
-        (
-            {"make_batch": lambda r: list(adding(r))},
-            TypeError,
-            r"^make_batch: expected it to return a TaskBatch, got list",
-        ),
-        (
-            {"make_batch": lambda r: adding(r)._replace(mask=np.zeros((6, 3)))},
-            ValueError,
-            r"^make_batch: batch of training step 0 has no step with a loss",
-        ),
-        (
-            {"make_batch": lambda r: adding(r)._replace(x=put(adding(r).x, (3, 1, 0), INF))},
-            FloatingPointError,
-            r"^make_batch\(rng\)\.x: non-finite value \(NaN or inf\) at time step 3 \(the batch of training step 0\)",
-        ),
-        (
-            {"make_batch": lambda r: adding(r)._replace(mask=-adding(r).mask)},
-            ValueError,
-            r"^make_batch\(rng\)\.mask: expected values >= 0",
-        ),
-        (
-            {"make_batch": lambda r: adding(r)._replace(loss="xent")},
-            TypeError,
-            r"^make_batch\(rng\)\.y: expected an integer",
-        ),
-        (
-            {"make_batch": lambda r: adding(r)._replace(x=adding(r).x[..., :1])},
-            ValueError,
-            r"^x: expected D = 2 \(from the model\)",
-        ),
-    ]:
+    for kw, exc, pattern in (
+        contract_cases
+        + device_cases
+        + [
+            ({"model": lambda x, s: (x, s)}, TypeError, r"^model: expected a torch\.nn\.Module"),
+            ({"model": torch.nn.ReLU()}, ValueError, r"^model: expected a torch\.nn\.Module with parameters"),
+            ({"make_batch": None}, TypeError, r"^make_batch: expected a function rng -> TaskBatch"),
+            ({"steps": -1}, ValueError, r"^steps: expected a positive int"),
+            ({"steps": "2"}, TypeError, r"^steps: expected a positive int, got str"),
+            ({"rng": torch.Generator()}, TypeError, r"^rng: expected a numpy\.random\.Generator"),
+            ({"lr": 0}, ValueError, r"^lr: expected a positive number"),
+            ({"lr": True}, TypeError, r"^lr: expected a real number, got bool"),
+            ({"optimizer": "lbfgs"}, ValueError, r"^optimizer: expected one of"),
+            ({"k1": 0}, ValueError, r"^k1: expected a positive int"),
+            ({"k1": 1.0}, TypeError, r"^k1: expected a positive int"),
+            ({"max_norm": NAN}, ValueError, r"^max_norm: expected a finite number"),
+            ({"clip_value": -1}, ValueError, r"^clip_value: expected a positive number"),
+            (
+                {"max_norm": 1.0, "clip_value": 1.0},
+                ValueError,
+                r"^max_norm, clip_value: expected at most one clipping rule",
+            ),
+            (
+                {"make_batch": lambda r: list(adding(r))},
+                TypeError,
+                r"^make_batch: expected it to return a TaskBatch, got list",
+            ),
+            (
+                {"make_batch": lambda r: adding(r)._replace(mask=np.zeros((6, 3)))},
+                ValueError,
+                r"^make_batch: batch of training step 0 has no step with a loss",
+            ),
+            (
+                {"make_batch": lambda r: adding(r)._replace(x=put(adding(r).x, (3, 1, 0), INF))},
+                FloatingPointError,
+                r"^make_batch\(rng\)\.x: non-finite value \(NaN or inf\) at time step 3 \(the batch of training step 0\)",
+            ),
+            (
+                {"make_batch": lambda r: adding(r)._replace(mask=-adding(r).mask)},
+                ValueError,
+                r"^make_batch\(rng\)\.mask: expected values >= 0",
+            ),
+            (
+                {"make_batch": lambda r: adding(r)._replace(loss="xent")},
+                TypeError,
+                r"^make_batch\(rng\)\.y: expected an integer",
+            ),
+            (
+                {"make_batch": lambda r: adding(r)._replace(x=adding(r).x[..., :1])},
+                ValueError,
+                r"^x: expected D = 2 \(from the model\)",
+            ),
+        ]
+    ):
         bad(f"{p}/{kw_label(kw)}", lambda kw=kw: ttr(**kw), exc, pattern)
 
     def ttr_same(**kw: Any) -> Any:
@@ -2344,8 +2368,10 @@ def add_training_cases() -> None:
 
     good(
         f"{p}/NumPy scalars",
-        lambda: ttr_same(steps=np.int64(2), lr=np.float32(1e-2), max_norm=np.float32(0.5), k=np.int64(3)),
-        lambda: ttr_same(steps=2, lr=float(np.float32(1e-2)), max_norm=float(np.float32(0.5)), k=3),
+        lambda: ttr_same(
+            steps=np.int64(2), lr=np.float32(1e-2), max_norm=np.float32(0.5), k1=np.int64(3), k2=np.int64(3)
+        ),
+        lambda: ttr_same(steps=2, lr=float(np.float32(1e-2)), max_norm=float(np.float32(0.5)), k1=3, k2=3),
     )
     m = tmodel()
     batch = adding(rng(1))

@@ -119,7 +119,7 @@ def test_training_is_deterministic_with_seeds():
     logs = []
     for _ in range(2):
         model = regressor("gru")
-        logs.append(train(model, random_task(8), 5, np.random.default_rng(2), lr=1e-2, k=3))
+        logs.append(train(model, random_task(8), 5, np.random.default_rng(2), lr=1e-2, k1=3, k2=3))
     for a, b in zip(*logs):
         np.testing.assert_array_equal(a, b)
 
@@ -130,7 +130,7 @@ def test_training_is_deterministic_with_seeds():
 @pytest.mark.parametrize("k, updates", [(None, 1), (10, 1), (25, 1), (5, 2), (3, 4), (1, 10)])
 def test_one_update_per_chunk_of_k_steps(k, updates):
     steps = 3
-    log = train(regressor("rnn"), random_task(10), steps, np.random.default_rng(0), k=k)
+    log = train(regressor("rnn"), random_task(10), steps, np.random.default_rng(0), k1=k, k2=k)
     assert updates == (1 if k is None else math.ceil(10 / k))
     assert len(log.update_loss) == len(log.grad_norm) == len(log.clipped) == steps * updates
     assert log.loss.shape == (steps,)
@@ -150,7 +150,7 @@ def test_chunks_without_a_loss_make_no_update_but_carry_the_state():
         mask[-1] = 1.0
         return batch._replace(mask=mask)
 
-    log = train(model, make_batch, 1, np.random.default_rng(4), k=3)
+    log = train(model, make_batch, 1, np.random.default_rng(4), k1=3, k2=3)
     assert len(log.update_loss) == 1
     b = to_tensors(make_batch(np.random.default_rng(4)), torch.float64)
     with torch.no_grad():
@@ -177,7 +177,7 @@ def test_video_classifiers_judge_the_whole_clip_under_truncation(make_model):
     def make_batch(rng):
         return action_task(*motion_clips(7, 4, rng, size=8, dtype=np.float64))
 
-    log = train(model, make_batch, 1, np.random.default_rng(1), k=2)
+    log = train(model, make_batch, 1, np.random.default_rng(1), k1=2, k2=2)
     assert len(log.update_loss) == 1
     loss, _ = evaluate(reference, make_batch(np.random.default_rng(1)))
     assert log.update_loss[0] == pytest.approx(loss, rel=1e-12)
@@ -192,7 +192,7 @@ def test_with_k_at_least_T_the_update_is_the_full_bptt_gradient(k):
     model = regressor("lstm")
     reference = copy.deepcopy(model)
     recorder = GradRecorder(model)
-    log = train(model, make_batch, 1, np.random.default_rng(7), optimizer="sgd", lr=0.1, k=k)
+    log = train(model, make_batch, 1, np.random.default_rng(7), optimizer="sgd", lr=0.1, k1=k, k2=k)
     assert len(recorder.updates) == 1
     b = to_tensors(make_batch(np.random.default_rng(7)), torch.float64)
     ys, _ = reference(b.x)
@@ -205,29 +205,39 @@ def test_with_k_at_least_T_the_update_is_the_full_bptt_gradient(k):
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_with_truncation_every_update_is_the_detached_chunk_gradient(cell):
-    """TBPTT(k, k) by hand: forward a chunk from the carried state, differentiate its share of the loss
-    (normalised by the whole batch's mask), step SGD, cut the state. Two batches, three chunks each."""
+    """TBPTT(3, 3) over T = 8 by hand: chunks of losses [0, 3), [3, 6), [6, 8); each update differentiates
+    its chunk's share of the loss (normalised by the whole batch's mask) back k2 = 3 steps, to a state
+    whose history is cut: h_0 = 0, h_3, and h_5 for the last, short chunk (its window starts at
+    8 - k2 = 5, with the state the previous chunk's forward pass reached, before that chunk's update).
+    Two batches, SGD."""
     T, k, lr = 8, 3, 0.1
     make_batch = random_task(T, mask_every=k)
     model = regressor(cell)
     reference = copy.deepcopy(model)
     recorder = GradRecorder(model)
-    log = train(model, make_batch, 2, np.random.default_rng(5), optimizer="sgd", lr=lr, k=k)
+    log = train(model, make_batch, 2, np.random.default_rng(5), optimizer="sgd", lr=lr, k1=k, k2=k)
     rng = np.random.default_rng(5)
     j = 0
+
+    def update(ys, first, start, stop, b, N):
+        nonlocal j
+        loss = masked_loss(ys[first - start :], b.y[first:stop], b.mask[first:stop], "mse", N)
+        grads = torch.autograd.grad(loss, list(reference.parameters()))
+        assert_same_grads(recorder.updates[j], grads)
+        assert log.update_loss[j] == pytest.approx(float(loss.detach()), rel=1e-12)
+        sgd_(reference, grads, lr)
+        j += 1
+
     for _ in range(2):
         b = to_tensors(make_batch(rng), torch.float64)
         N = float(b.mask.sum())
-        state = None  # carry_state=False: every batch starts afresh
-        for s in range(0, T, k):
-            ys, state = reference(b.x[s : s + k], state)
-            loss = masked_loss(ys, b.y[s : s + k], b.mask[s : s + k], "mse", N)
-            grads = torch.autograd.grad(loss, list(reference.parameters()))
-            assert_same_grads(recorder.updates[j], grads)
-            assert log.update_loss[j] == pytest.approx(float(loss.detach()), rel=1e-12)
-            sgd_(reference, grads, lr)
-            state = detach_state(state)
-            j += 1
+        ys, h3 = reference(b.x[0:3], None)  # carry_state=False: every batch starts afresh
+        update(ys, 0, 0, 3, b, N)
+        ys_a, h5 = reference(b.x[3:5], detach_state(h3))
+        ys_b, _ = reference(b.x[5:6], h5)
+        update(torch.cat([ys_a, ys_b]), 3, 3, 6, b, N)
+        ys, _ = reference(b.x[5:8], detach_state(h5))
+        update(ys, 6, 5, 8, b, N)
     assert j == len(recorder.updates) == 6
     assert_same_grads(list(model.parameters()), list(reference.parameters()))
 
@@ -396,7 +406,7 @@ def test_a_non_finite_input_names_the_training_step_and_chunk():
 
     message = r"^make_batch\(rng\)\.x: non-finite value \(NaN or inf\) at time step 7 \(the batch of training step 2\)"
     with pytest.raises(FloatingPointError, match=message):
-        train(regressor("rnn"), make_batch, 5, np.random.default_rng(0), k=3)
+        train(regressor("rnn"), make_batch, 5, np.random.default_rng(0), k1=3, k2=3)
 
 
 def test_an_all_zero_mask_is_refused():
@@ -418,7 +428,7 @@ def test_an_all_zero_mask_is_refused():
         (dict(steps=1.5), TypeError, r"^steps: expected a positive int"),
         (dict(rng=np.random.RandomState(0)), TypeError, r"^rng: expected a numpy.random.Generator"),
         (dict(optimizer="rmsprop"), ValueError, r"^optimizer: expected one of \['adam', 'sgd'\]"),
-        (dict(k=0), ValueError, r"^k: expected a positive int"),
+        (dict(k1=0), ValueError, r"^k1: expected a positive int"),
         (dict(lr=-1e-3), ValueError, r"^lr: expected a positive number, got -0.001"),
         (dict(lr=float("inf")), ValueError, r"^lr: expected a finite number, got inf"),
         (dict(lr="0.1"), TypeError, r"^lr: expected a real number, got str"),

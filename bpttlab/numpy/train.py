@@ -2,38 +2,69 @@
 
 Each training step draws a batch, computes the gradient by full or truncated BPTT
 (updating after every chunk of k1 steps, carrying the state forward with its
-history cut), optionally clips it, and applies SGD or Adam. The loop stops with
-a clear message when the loss or the gradient becomes non-finite.
+history cut), optionally clips it, and applies SGD or Adam. Its arguments, defaults
+and log are those of ``bpttlab.torch.train.train`` (the contract is written once, in
+``bpttlab._train``): learning-rate schedules, state carried between batches,
+checkpoints written atomically without pickle and resumed bit-identically, and a
+clear stop (:class:`TrainingDiverged`) when the loss or the gradient becomes
+non-finite.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
+from bpttlab import _train
 from bpttlab._checks import (
     check_axis,
-    check_bool,
-    check_callable,
-    check_choice,
-    check_generator,
     check_number,
-    check_optional,
-    check_positive_int,
     check_same_dtype,
     check_seq_batch,
     check_seq_params,
 )
+from bpttlab._train import DEFAULTS, TrainingDiverged
 from bpttlab.clip import clip_by_global_norm, clip_by_value, global_norm
 from bpttlab.numpy import seq
 from bpttlab.optim import adam_init, adam_step, sgd_step
+from bpttlab.saving import TrainState, load_train_state, read_meta, save_train_state
 from bpttlab.seqmodel import TrainLog
 from bpttlab.tasks import ADDING_TOLERANCE, TaskBatch
 from bpttlab.tree import copy as copy_tree
+from bpttlab.tree import paths
 from bpttlab.truncation import windows
 
-__all__ = ["TrainLog", "evaluate", "train"]
+__all__ = ["TrainLog", "TrainingDiverged", "evaluate", "train"]
+
+LOOP = "bpttlab.numpy.train"
+
+
+def _model_meta(model: seq.SeqModel, params: seq.SeqParams) -> dict[str, Any]:
+    sizes = {name: list(leaf.shape) for name, leaf in paths(params)}
+    return {"cell": model.cell, **model.options(), "loss": model.loss, "sizes": sizes}
+
+
+def _resume(
+    where: Any,
+    model: seq.SeqModel,
+    params: seq.SeqParams,
+    opt_state: Any,
+    rng: np.random.Generator,
+    meta: dict,
+    steps: int,
+) -> tuple[seq.SeqParams, Any, int, Any, dict]:
+    """Read a checkpoint of this loop: (params, opt_state, step, carry, log); ``rng`` is set to its state."""
+    carry_like = None
+    batch = read_meta(where).get("carry_batch")
+    if batch is not None:
+        carry_like = model.spec.numpy().zero_state(params.cell, int(batch))
+    like = TrainState(params, opt_state, 0, {}, carry_like, {})
+    state = load_train_state(where, like, expect_meta=meta)
+    log = _train.check_saved_log(str(where), state.log, state.step, steps)
+    _train.restore_rng(rng, state.rng_state, str(where))
+    return state.params, state.opt_state, state.step, state.carry, log
 
 
 def train(
@@ -43,47 +74,52 @@ def train(
     steps: int,
     rng: np.random.Generator,
     *,
-    lr: float = 1e-2,
-    optimizer: str = "adam",
-    max_norm: float | None = None,
-    clip_value: float | None = None,
-    k1: int | None = None,
-    k2: int | None = None,
-    progress: bool = False,
+    lr: float | Callable[[int], float] = DEFAULTS["lr"],
+    optimizer: str = DEFAULTS["optimizer"],
+    max_norm: float | None = DEFAULTS["max_norm"],
+    clip_value: float | None = DEFAULTS["clip_value"],
+    k1: int | None = DEFAULTS["k1"],
+    k2: int | None = DEFAULTS["k2"],
+    carry_state: bool = DEFAULTS["carry_state"],
+    checkpoint: Any = DEFAULTS["checkpoint"],
+    checkpoint_every: int = DEFAULTS["checkpoint_every"],
+    resume: bool = DEFAULTS["resume"],
+    progress: bool | None = DEFAULTS["progress"],
 ) -> tuple[seq.SeqParams, TrainLog]:
     """Train for ``steps`` batches drawn by ``make_batch(rng)``; returns (trained params, log).
 
-    k1/k2: TBPTT(k1, k2) with an update after every chunk (None: full BPTT, one update per batch).
-    max_norm / clip_value: clip the gradient by global norm / by value before each update.
-    progress: show a tqdm bar (for interactive use; keep it off in stored lesson outputs).
+    - lr: a learning rate, or a schedule lr(step) (``bpttlab.optim.piecewise_lr``).
+    - k1, k2: TBPTT(k1, k2), an update after every chunk of k1 steps, each backpropagated
+      k2 steps (k2 None: k2 = k1); None: full BPTT, one update per batch.
+    - carry_state: each batch starts from the previous batch's final state (same batch size).
+    - max_norm / clip_value: clip the gradient by global norm / by value before each update.
+    - checkpoint, checkpoint_every, resume: write the training state to the ``.npz`` file
+      ``checkpoint`` every ``checkpoint_every`` steps and after the last; with resume=True
+      continue from it when it exists (``params`` is then the template of the saved ones and
+      ``rng`` is set to the saved state). ``steps`` counts from the start of the run.
+    - progress: a tqdm bar; None shows one only when BPTTLAB_PROGRESS=1.
+
+    The log covers the whole run, resumed steps included. A non-finite loss or gradient
+    raises :class:`TrainingDiverged` naming the step, the tensor and the last finite values.
     """
     seq.check_model(model)
     check_seq_params(model, params, None, None)
     w_x = getattr(params.cell, next(iter(model.spec.fields)))  # (G H, D): the input size and dtype batches must have
-    check_callable("make_batch", make_batch, "a function rng -> TaskBatch")
-    steps = check_positive_int("steps", steps)
-    check_generator("rng", rng)
-    check_number("lr", lr, positive=True)
-    check_choice("optimizer", optimizer, ("adam", "sgd"))
-    check_optional(check_number, "max_norm", max_norm, positive=True)
-    check_optional(check_number, "clip_value", clip_value, positive=True)
-    check_optional(check_positive_int, "k1", k1)
-    check_optional(check_positive_int, "k2", k2)
-    check_bool("progress", progress)
-    if max_norm is not None and clip_value is not None:
-        raise ValueError("max_norm, clip_value: expected at most one clipping rule, got both")
-    state = adam_init(params) if optimizer == "adam" else None
+    options = _train.check_options(
+        make_batch, steps, rng, lr=lr, optimizer=optimizer, max_norm=max_norm, clip_value=clip_value,
+        k1=k1, k2=k2, carry_state=carry_state, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+        resume=resume, progress=progress,
+    )  # fmt: skip
+    meta = options.meta(LOOP, _model_meta(model, params))
+    opt_state = adam_init(params) if options.optimizer == "adam" else None
     cell = model.spec.numpy()
-    losses, update_losses, norms, clipped = [], [], [], []
-    iterator = range(steps)
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(iterator, desc="training", leave=False)
-    for i in iterator:
-        batch = make_batch(rng)
-        if not isinstance(batch, TaskBatch):
-            raise TypeError(f"make_batch: expected it to return a TaskBatch, got {type(batch).__name__}")
+    carry, first, log = None, 0, _train.Log()
+    where = options.resume_from()
+    if where is not None:
+        params, opt_state, first, carry, saved = _resume(where, model, params, opt_state, rng, meta, options.steps)
+        log = _train.Log(saved)
+    for i in _train.steps_iter(first, options):
+        batch = _train.check_batch(make_batch(rng), i)
         try:
             check_seq_batch(batch, model, params.readout.W_hy.shape[0], "make_batch(rng)")
             check_axis("make_batch(rng).x", batch.x, 2, w_x.shape[1], ("T", "B", "D"), "params.cell")
@@ -91,57 +127,60 @@ def train(
         except (TypeError, ValueError, FloatingPointError) as err:
             raise type(err)(f"{err} (the batch of training step {i})") from None
         T, B, _ = batch.x.shape
-        schedule = windows(T, k1, k2)
+        schedule = windows(T, options.k1, options.k2)
         normaliser = float(batch.mask.sum())
         if not normaliser > 0:
             raise ValueError(f"make_batch: batch of training step {i} has no step with a loss (mask all zero)")
-        history = {0: cell.zero_state(params.cell, B)}
+        if carry is not None and carry_state:
+            carried_B = next(iter(paths(carry)))[1].shape[0]
+            if carried_B != B:
+                raise ValueError(
+                    f"make_batch: batch of training step {i} has {B} sequences, the state carried from the "
+                    f"previous batch has {carried_B} (carry_state=True needs the same batch size)"
+                )
+            history = {0: carry}
+        else:
+            history = {0: cell.zero_state(params.cell, B)}
+        lr_i = options.lr_at(i)
         step_loss = 0.0
         for c, (w, s, e) in enumerate(schedule):
             try:
                 value, grads, cache = seq.window_loss_and_grads(batch, history[w], params, model, w, s, e, normaliser)
             except FloatingPointError as err:  # a state, output or gradient overflowed inside the window
-                raise FloatingPointError(
-                    f"training diverged at training step {i} (chunk starting at time step {s}): {err}; "
-                    "lower the learning rate or clip the gradient"
-                ) from err
+                raise log.diverged(i, s, "the forward or backward pass", f"training diverged ({err})") from err
             # keep (copies of) only the states a later window can start from, so memory stays O(k2)
             w_next = schedule[c + 1].start if c + 1 < len(schedule) else T
             history = {t: v for t, v in history.items() if t >= w_next}
             for t in range(max(s + 1, w_next), e + 1):
                 history[t] = copy_tree(cell.state_at(cache, t - w))
             if not np.isfinite(value):
-                raise FloatingPointError(
-                    f"loss became non-finite at training step {i} (chunk starting at time step {s}); "
-                    "lower the learning rate or clip the gradient"
-                )
+                raise log.diverged(i, s, "loss", "loss became non-finite")
             if batch.mask[s:e].sum() == 0:
                 continue
             step_loss += value
-            try:
-                norm = global_norm(grads)
-            except FloatingPointError:  # a gradient entry is NaN or inf
-                norm = float("nan")
-            if not np.isfinite(norm):
-                raise FloatingPointError(
-                    f"gradient became non-finite at training step {i} (chunk starting at time step {s})"
-                )
+            bad = _train.first_nonfinite(paths(grads))
+            if bad is not None:
+                raise log.diverged(i, s, f"the gradient {bad}", "gradient became non-finite")
+            norm = global_norm(grads)
             was_clipped = False
-            if max_norm is not None:
-                grads, _ = clip_by_global_norm(grads, max_norm, step=i)
-                was_clipped = norm > max_norm
-            elif clip_value is not None:
-                grads = clip_by_value(grads, clip_value, step=i)
+            if options.max_norm is not None:
+                grads, _ = clip_by_global_norm(grads, options.max_norm, step=i)
+                was_clipped = norm > options.max_norm
+            elif options.clip_value is not None:
+                grads = clip_by_value(grads, options.clip_value, step=i)
                 was_clipped = global_norm(grads) < norm
-            clipped.append(was_clipped)
-            if optimizer == "adam":
-                params, state = adam_step(params, grads, state, lr=lr)
+            if options.optimizer == "adam":
+                params, opt_state = adam_step(params, grads, opt_state, lr=lr_i)
             else:
-                params = sgd_step(params, grads, lr=lr)
-            update_losses.append(value)
-            norms.append(norm)
-        losses.append(step_loss)
-    return params, TrainLog(np.array(losses), np.array(update_losses), np.array(norms), np.array(clipped, dtype=bool))
+                params = sgd_step(params, grads, lr=lr_i)
+            log.update(i, value, norm, was_clipped)
+        log.end_step(step_loss)
+        carry = history[T] if carry_state else None
+        if options.save_now(i + 1):
+            run_meta = dict(meta, carry_batch=None if carry is None else B)
+            state = TrainState(params, opt_state, i + 1, rng.bit_generator.state, carry, log.as_dict())
+            save_train_state(options.checkpoint, state, run_meta)
+    return params, log.result()
 
 
 def evaluate(

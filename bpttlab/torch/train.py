@@ -1,46 +1,68 @@
 """The training loop of ``bpttlab.numpy.train`` for torch models (gradients by autograd).
 
 A model maps (x, state) to (ys, state), time-first (see ``bpttlab.torch.models``).
-Each training step draws a batch, runs it in chunks of k steps (truncated BPTT:
-the state is carried into the next chunk and cut from its history with detach;
-k = None is full BPTT), clips the gradient if asked, and updates with Adam or SGD.
-With ``carry_state`` the state also flows from one batch to the next, for streams
-whose batches are consecutive chunks. Non-finite losses or gradients stop the loop
-with a message naming the training step.
+Each training step draws a batch and runs it in the chunks of TBPTT(k1, k2): every
+k1 steps an update from the losses of those steps, backpropagated k2 steps (the state
+entering a window is cut from its history with detach; k1 = k2 = None is full BPTT).
+The arguments, defaults and log are those of ``bpttlab.numpy.train.train`` (written
+once, in ``bpttlab._train``): learning-rate schedules, the state carried from batch to
+batch (``carry_state``), clipping by norm or value, checkpoints of the model, the
+optimiser, both generators, the carried state and the log, written atomically with
+``bpttlab.torch.saving`` and resumed bit-identically, and a clear stop
+(:class:`TrainingDiverged`) on a non-finite loss or gradient. ``device`` puts the model
+and the batches on a CPU or GPU.
 """
 
 from __future__ import annotations
 
-import os
+import json
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
-from bpttlab._checks import (
-    check_bool,
-    check_callable,
-    check_choice,
-    check_generator,
-    check_number,
-    check_optional,
-    check_positive_int,
-    check_type,
-)
+from bpttlab import _train
+from bpttlab._checks import check_number, check_type
+from bpttlab._train import DEFAULTS, TrainingDiverged, show_progress
+from bpttlab.saving import _check_rng_state
 from bpttlab.seqmodel import TrainLog
 from bpttlab.tasks import ADDING_TOLERANCE, TaskBatch, accuracy, check_task_batch
+from bpttlab.torch.saving import load_state, save_state
 from bpttlab.torch.seq import batch_to_torch, masked_loss
-from bpttlab.tree import detach
+from bpttlab.tree import detach, tree_map
 from bpttlab.truncation import windows
 
-__all__ = ["TrainLog", "clip_grad_norm", "evaluate", "show_progress", "to_tensors", "train"]
+__all__ = [
+    "TrainLog",
+    "TrainingDiverged",
+    "check_device",
+    "clip_grad_norm",
+    "evaluate",
+    "show_progress",
+    "to_tensors",
+    "train",
+]
+
+LOOP = "bpttlab.torch.train"
+_CHECKPOINT_KEYS = ("model", "optimizer", "step", "rng_state", "torch_rng_state", "carry", "log")
 
 
-def show_progress(progress: bool | None) -> bool:
-    """None means: show a progress bar only when the environment variable BPTTLAB_PROGRESS is 1."""
-    check_optional(check_bool, "progress", progress)
-    return os.environ.get("BPTTLAB_PROGRESS") == "1" if progress is None else bool(progress)
+def check_device(name: str, device: Any) -> torch.device:
+    """A device argument: a str such as "cpu" or "cuda:0", or a torch.device, that this machine has."""
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(
+            f"{name}: expected a str such as 'cpu' or 'cuda' or a torch.device, got {type(device).__name__}"
+        )
+    try:
+        dev = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"{name}: expected a device such as 'cpu' or 'cuda:0', got {device!r} ({err})") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{name}: {device!r} asks for a GPU, and torch finds none on this machine (use 'cpu')")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"{name}: expected a 'cpu' or 'cuda' device, got {device!r}")
+    return dev
 
 
 def to_tensors(batch: TaskBatch, dtype: torch.dtype) -> TaskBatch:
@@ -85,103 +107,162 @@ def _param_dtype(model: torch.nn.Module) -> torch.dtype:
     return p.dtype
 
 
+def _model_meta(model: torch.nn.Module, dtype: torch.dtype) -> dict[str, Any]:
+    sizes = {name: list(value.shape) for name, value in model.state_dict().items()}
+    return {"class": type(model).__name__, "dtype": str(dtype), "sizes": sizes}
+
+
+def _resume(
+    where: Any,
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    rng: np.random.Generator,
+    meta: dict,
+    steps: int,
+    device: torch.device,
+) -> tuple[int, Any, dict]:
+    """Load a checkpoint of this loop into ``model`` and ``opt``; set both generators; return (step, carry, log)."""
+    saved = load_state(where, expect_meta=meta)
+    if not isinstance(saved, dict) or sorted(saved) != sorted(_CHECKPOINT_KEYS):
+        raise ValueError(f"{where}: not a checkpoint of {LOOP} (expected the keys {list(_CHECKPOINT_KEYS)})")
+    step = saved["step"]
+    log = {k: v.numpy() for k, v in saved["log"].items()}
+    _train.check_saved_log(str(where), log, step, steps)
+    model.load_state_dict(saved["model"])
+    opt.load_state_dict(saved["optimizer"])
+    _train.restore_rng(rng, json.loads(saved["rng_state"]), str(where))
+    torch.set_rng_state(saved["torch_rng_state"])
+    carry = None if saved["carry"] is None else tree_map(lambda t: t.to(device), saved["carry"])
+    return step, carry, log
+
+
 def train(
     model: torch.nn.Module,
     make_batch: Callable[[np.random.Generator], TaskBatch],
     steps: int,
     rng: np.random.Generator,
     *,
-    lr: float = 1e-3,
-    optimizer: str = "adam",
-    max_norm: float | None = None,
-    clip_value: float | None = None,
-    k: int | None = None,
-    carry_state: bool = False,
-    progress: bool | None = None,
+    lr: float | Callable[[int], float] = DEFAULTS["lr"],
+    optimizer: str = DEFAULTS["optimizer"],
+    max_norm: float | None = DEFAULTS["max_norm"],
+    clip_value: float | None = DEFAULTS["clip_value"],
+    k1: int | None = DEFAULTS["k1"],
+    k2: int | None = DEFAULTS["k2"],
+    carry_state: bool = DEFAULTS["carry_state"],
+    checkpoint: Any = DEFAULTS["checkpoint"],
+    checkpoint_every: int = DEFAULTS["checkpoint_every"],
+    resume: bool = DEFAULTS["resume"],
+    progress: bool | None = DEFAULTS["progress"],
+    device: str | torch.device = "cpu",
 ) -> TrainLog:
     """Train ``model`` in place for ``steps`` batches drawn by ``make_batch(rng)``; returns the log.
 
-    k: truncation length (TBPTT(k, k), an update per chunk); None: full BPTT, one update per batch.
-    max_norm / clip_value: clip by global norm / by value before each update.
-    progress: a tqdm bar; None shows it only when BPTTLAB_PROGRESS=1 (never in stored lesson outputs).
+    The arguments are those of ``bpttlab.numpy.train.train`` (see there), and:
+
+    - device: where the model (moved there in place) and the batches live ("cpu", "cuda", ...);
+    - checkpoint: a file written with ``bpttlab.torch.saving.save_state`` holding the model's
+      and the optimiser's state dicts, the step, ``rng``'s state (JSON text), torch's CPU
+      generator state (a tensor), the carried state and the log.
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
-    check_callable("make_batch", make_batch, "a function rng -> TaskBatch")
-    steps = check_positive_int("steps", steps)
-    check_generator("rng", rng)
-    check_choice("optimizer", optimizer, ("adam", "sgd"))
-    if k is not None:
-        k = check_positive_int("k", k)
-    if max_norm is not None and clip_value is not None:
-        raise ValueError("max_norm, clip_value: expected at most one clipping rule, got both")
-    lr = check_number("lr", lr, positive=True)
-    if max_norm is not None:
-        max_norm = check_number("max_norm", max_norm, positive=True)
-    if clip_value is not None:
-        clip_value = check_number("clip_value", clip_value, positive=True)
-    check_bool("carry_state", carry_state)
-    check_optional(check_bool, "progress", progress)
+    options = _train.check_options(
+        make_batch, steps, rng, lr=lr, optimizer=optimizer, max_norm=max_norm, clip_value=clip_value,
+        k1=k1, k2=k2, carry_state=carry_state, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+        resume=resume, progress=progress,
+    )  # fmt: skip
+    dev = check_device("device", device)
     dtype = _param_dtype(model)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr) if optimizer == "adam" else torch.optim.SGD(params, lr=lr)
-    losses, update_losses, norms, clipped = [], [], [], []
-    iterator: Any = range(steps)
-    if show_progress(progress):
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(iterator, desc="training", leave=False)
-    state = None
+    model.to(dev)
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    params = [p for _, p in named]
+    lr0 = options.lr_at(0)
+    opt = torch.optim.Adam(params, lr=lr0) if options.optimizer == "adam" else torch.optim.SGD(params, lr=lr0)
+    meta = options.meta(LOOP, _model_meta(model, dtype))
+    first, state, log = 0, None, _train.Log()
+    where = options.resume_from()
+    if where is not None:
+        first, state, saved = _resume(where, model, opt, rng, meta, options.steps, dev)
+        log = _train.Log(saved)
     model.train()
-    for i in iterator:
-        batch = make_batch(rng)
-        if not isinstance(batch, TaskBatch):
-            raise TypeError(f"make_batch: expected it to return a TaskBatch, got {type(batch).__name__}")
+    for i in _train.steps_iter(first, options):
+        batch = _train.check_batch(make_batch(rng), i)
         try:
             check_task_batch(batch, "make_batch(rng)", False, _backend(batch))
         except (TypeError, ValueError, FloatingPointError) as err:
             raise type(err)(f"{err} (the batch of training step {i})") from None
         batch = to_tensors(batch, dtype)
+        batch = TaskBatch(batch.x.to(dev), batch.y.to(dev), batch.mask.to(dev), batch.loss)
         T = batch.x.shape[0]
         N = float(batch.mask.sum())
         if not N > 0:
             raise ValueError(f"make_batch: batch of training step {i} has no step with a loss (mask all zero)")
-        if not carry_state:
-            state = None
+        for group in opt.param_groups:
+            group["lr"] = options.lr_at(i)
+        schedule = windows(T, options.k1, options.k2)
+        history = {0: state if options.carry_state else None}
         step_loss = 0.0
-        for _, s, e in windows(T, k, k):
-            ys, state = model(batch.x[s:e], state)
-            state = detach(state)  # carry the state, cut the graph
+        for c, (w, s, e) in enumerate(schedule):
+            w_next = schedule[c + 1].start if c + 1 < len(schedule) else T
+            # run [w, e) in pieces that end where a later window starts; as in the NumPy loop, a state is
+            # kept from the chunk whose losses reach it (s < t <= e), computed once, as if online
+            cuts = sorted({win.start for win in schedule[c + 1 :] if s < win.start < e} | {e})
+            h, t0, pieces = history[w], w, []
+            kept = {}
+            try:
+                for t in cuts:
+                    y, h = model(batch.x[t0:t], h)
+                    pieces.append(y)
+                    kept[t] = detach(h)  # carried on, cut from the graph
+                    t0 = t
+                ys = pieces[0] if len(pieces) == 1 else torch.cat(pieces)
+                loss = masked_loss(ys[s - w :], batch.y[s:e], batch.mask[s:e], batch.loss, N)
+            except FloatingPointError as err:  # an output or a state became non-finite (the model's checks)
+                raise log.diverged(i, s, "the forward pass", f"training diverged ({err})") from err
+            history = {t: v for t, v in history.items() if t >= w_next}
+            history.update({t: v for t, v in kept.items() if t >= w_next})
             if float(batch.mask[s:e].sum()) == 0:
                 continue
-            loss = masked_loss(ys, batch.y[s:e], batch.mask[s:e], batch.loss, N)
             if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"loss became non-finite at training step {i} (chunk starting at time step {s}); "
-                    "lower the learning rate or clip the gradient"
-                )
+                raise log.diverged(i, s, "loss", "loss became non-finite")
             opt.zero_grad()
             loss.backward()
             norm = float(torch.sqrt(sum((p.grad.double() ** 2).sum() for p in params if p.grad is not None)))
             if not np.isfinite(norm):
-                raise FloatingPointError(
-                    f"gradient became non-finite at training step {i} (chunk starting at time step {s})"
-                )
+                bad = _train.first_nonfinite((f"the gradient of {n}", _cpu(p.grad)) for n, p in named)
+                raise log.diverged(i, s, bad or "the gradient", "gradient became non-finite")
             was_clipped = False
-            if max_norm is not None:
-                clip_grad_norm(params, max_norm)
-                was_clipped = norm > max_norm
-            elif clip_value is not None:
-                was_clipped = any(bool((p.grad.abs() > clip_value).any()) for p in params if p.grad is not None)
-                torch.nn.utils.clip_grad_value_(params, clip_value)
-            clipped.append(was_clipped)
+            if options.max_norm is not None:
+                clip_grad_norm(params, options.max_norm)
+                was_clipped = norm > options.max_norm
+            elif options.clip_value is not None:
+                cv = options.clip_value
+                was_clipped = any(bool((p.grad.abs() > cv).any()) for p in params if p.grad is not None)
+                torch.nn.utils.clip_grad_value_(params, cv)
             opt.step()
-            step_loss += loss.item()
-            update_losses.append(loss.item())
-            norms.append(norm)
-        losses.append(step_loss)
+            value = loss.item()
+            step_loss += value
+            log.update(i, value, norm, was_clipped)
+        log.end_step(step_loss)
+        state = history[T] if options.carry_state else None
+        if options.save_now(i + 1):
+            saved_log = {k: torch.from_numpy(v) for k, v in log.as_dict().items()}
+            checkpoint_state = {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "step": i + 1,
+                "rng_state": json.dumps(_check_rng_state(rng.bit_generator.state)),
+                "torch_rng_state": torch.get_rng_state(),
+                "carry": state,
+                "log": saved_log,
+            }
+            save_state(options.checkpoint, checkpoint_state, meta)
     model.eval()
-    return TrainLog(np.array(losses), np.array(update_losses), np.array(norms), np.array(clipped, dtype=bool))
+    return log.result()
+
+
+def _cpu(grad: torch.Tensor | None) -> np.ndarray | None:
+    return None if grad is None else grad.detach().cpu().numpy()
 
 
 @torch.no_grad()
@@ -192,7 +273,9 @@ def evaluate(model: torch.nn.Module, batch: TaskBatch, tolerance: float = ADDING
     check_task_batch(batch, "batch", False, _backend(batch))
     check_number("tolerance", tolerance, positive=True)
     t = to_tensors(batch, _param_dtype(model))
-    ys, _ = model(t.x)
+    dev = next(model.parameters()).device
+    ys, _ = model(t.x.to(dev))
+    ys = ys.cpu()
     value = float(masked_loss(ys, t.y, t.mask, batch.loss))
     if isinstance(batch.x, torch.Tensor):  # accuracy reads NumPy arrays
         batch = TaskBatch(*(v.detach().cpu().numpy() for v in batch[:3]), batch.loss)
