@@ -1,8 +1,9 @@
 # Two commands do all set-up on a fresh machine with Python 3.11:
 #   make book   - create .venv, install, execute every lesson, build _build/html (warnings are errors)
-#   make test   - the same set-up and build, then unit tests, site tests, browser tests (Chromium),
-#                 the Binder-like run and nbval on every lesson, then nbval again with torch
-#                 pinned to other vector kernels (AVX2, plain)
+#   make test   - the same set-up and build, then unit tests, static checks (ruff, mypy), site
+#                 tests, browser tests (Chromium), the Binder-like run and nbval on every lesson,
+#                 the coverage report (every bpttlab module >= 90 %), then nbval again with
+#                 torch pinned to other vector kernels (AVX2, plain)
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -43,8 +44,12 @@ book: $(STAMP) site-extra
 	rm -rf _build/html _build/.doctrees _build/jupyter_execute
 	$(VENV)/bin/jupyter-book build . --builder html -W -n --keep-going
 
+# Coverage of bpttlab by the tests (pytest-cov), every module at least 90 % (.ci/coverage.py).
+COVERAGE := --cov=bpttlab --cov-report=json:_build/coverage.json --cov-report=
+
 test: book
-	BPTT_REQUIRE_SITE=1 BPTT_BINDER=1 $(PY) -m pytest tests book $(NBVAL)
+	BPTT_REQUIRE_SITE=1 BPTT_BINDER=1 $(PY) -m pytest tests book $(NBVAL) $(COVERAGE)
+	$(PY) .ci/coverage.py _build/coverage.json --min 90
 	$(PY) .ci/portability.py --only torch-avx2,torch-default
 
 # The site from the lessons' stored outputs, without executing them (seconds, for work on
@@ -56,7 +61,8 @@ site: $(STAMP) site-extra
 	$(VENV)/bin/jupyter-book build . --builder html -W -n --keep-going --config _build/site_config.yml
 
 unit: $(STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests $(COVERAGE)
+	$(PY) .ci/coverage.py _build/coverage.json --min 90
 
 nbval: $(STAMP)
 	$(PY) -m pytest book $(NBVAL)

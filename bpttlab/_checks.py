@@ -307,6 +307,7 @@ def check_cell_inputs(
     and state0 (h0) of forward; options: the cell's option keyword, checked against the registry.
     """
     spec.options(**options)
+    dims: tuple[str, ...]
     if step:
         xname, sname, dims = "x_t", "state_prev" if spec.state else "h_prev", ("B", "D")
     else:

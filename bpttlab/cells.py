@@ -137,7 +137,7 @@ class CellSpec:
 
 
 def _layer(gates: int, bias_names: tuple[str, ...], w_x: str, w_h: str) -> dict[str, tuple[str, ...]]:
-    out = {w_x: ("G", "D"), w_h: ("G", "H")}
+    out: dict[str, tuple[str, ...]] = {w_x: ("G", "D"), w_h: ("G", "H")}
     out.update({b: ("G",) for b in bias_names})
     return out
 

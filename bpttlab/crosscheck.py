@@ -15,7 +15,7 @@ Imports torch.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import torch
@@ -60,7 +60,8 @@ def _torch(spec: cells.CellSpec, x, state0, params, dhs, options) -> dict[str, n
 
 
 def _nn(spec: cells.CellSpec, x, state0, params, dhs, options) -> dict[str, np.ndarray]:
-    module = nnmap.to_nn(params, **({"nonlinearity": options["activation"]} if spec.name == "rnn" else {}))
+    # Any: torch.nn registers weight_ih_l0, ... at run time, so its stubs type them (and their .grad) Tensor | Module
+    module: Any = nnmap.to_nn(params, **({"nonlinearity": options["activation"]} if spec.name == "rnn" else {}))
     x_t = torch.tensor(x, requires_grad=True)
     parts = [torch.tensor(p[None], requires_grad=True) for p in _state_parts(spec, state0)]  # (1, B, H)
     out_t, final = module(x_t, parts[0] if spec.state is None else tuple(parts))
@@ -68,9 +69,11 @@ def _nn(spec: cells.CellSpec, x, state0, params, dhs, options) -> dict[str, np.n
     final = [final] if spec.state is None else list(final)
     out = {"hs": out_t.detach().numpy()}
     out.update({f"{n}_T": v[0].detach().numpy() for n, v in zip(spec.state_names, final)})
+    assert x_t.grad is not None  # the backward pass above reached x_t
     out["dx"] = x_t.grad.numpy()
-    out.update({f"d{n}0": p.grad[0].numpy() for n, p in zip(spec.state_names, parts)})
-    g_x, g_h, *g_b = spec.grads._fields
+    # the backward pass above reached every part of the initial state
+    out.update({f"d{n}0": cast(torch.Tensor, p.grad)[0].numpy() for n, p in zip(spec.state_names, parts)})
+    g_x, g_h, *g_b = cast("type[NamedTuple]", spec.grads)._fields  # a NamedTuple class (CellSpec: a plain type)
     out[g_x] = module.weight_ih_l0.grad.numpy()
     out[g_h] = module.weight_hh_l0.grad.numpy()
     if len(g_b) == 2:
@@ -121,7 +124,7 @@ class CrossCheck(NamedTuple):
         """
         lines = []
         for backend, per in self.errors.items():
-            worst = max(per, key=per.get)
+            worst = max(per, key=per.__getitem__)
             head = f"{self.cell}: numpy vs {backend:<8} {len(per):>2} tensors, largest rel_error {per[worst]:.1e}"
             lines.extend(_wrap(head, [f"({worst})"]))
         return "\n".join(lines)

@@ -25,7 +25,9 @@ def _dtype(dtype: object) -> np.dtype:
     return check_dtype_arg("dtype", dtype)
 
 
-def gaussian(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, dtype: object = np.float64) -> np.ndarray:
+def gaussian(
+    rng: np.random.Generator, shape: int | tuple[int, ...], fan_in: float, dtype: object = np.float64
+) -> np.ndarray:
     """Entries drawn from N(0, 1/fan_in). shape: an int or a tuple of positive ints; fan_in: a positive number."""
     check_generator("rng", rng)
     if isinstance(shape, tuple):

@@ -5,6 +5,8 @@ Labels are integer class indices 0..C-1. Everything is NumPy and deterministic.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from bpttlab._checks import (
@@ -22,7 +24,7 @@ def _labels(name: str, value: object, n_classes: int, N: int | None = None) -> n
     check_int_array(name, value, ("N",), 0, n_classes - 1)
     if N is not None:
         check_shape(name, value, (N,), ("N",))
-    return value
+    return cast(np.ndarray, value)  # check_int_array raised unless it is one
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int) -> np.ndarray:

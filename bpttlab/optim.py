@@ -7,7 +7,7 @@ container has the same structure with ``d``-prefixed field names at the leaves.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -59,7 +59,11 @@ def _pair(params: Any, grads: Any, path: str = "grads") -> None:
         raise FloatingPointError(f"{path}: non-finite gradient; lower the learning rate or clip the gradient")
 
 
-def sgd_step(params: NamedTuple, grads: NamedTuple, lr: float) -> NamedTuple:
+#: A parameter container type: an update returns the container type it was given.
+P = TypeVar("P", bound=tuple)
+
+
+def sgd_step(params: P, grads: NamedTuple, lr: float) -> P:
     """p <- p - lr * dp for every leaf."""
     _params(params)
     _pair(params, grads)
@@ -81,13 +85,13 @@ def adam_init(params: NamedTuple) -> AdamState:
 
 
 def adam_step(
-    params: NamedTuple,
+    params: P,
     grads: NamedTuple,
     state: AdamState,
     lr: float = 1e-2,
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
-) -> tuple[NamedTuple, AdamState]:
+) -> tuple[P, AdamState]:
     """One Adam update (Kingma & Ba 2015) with bias correction; returns (new params, new state)."""
     _params(params)
     _pair(params, grads)

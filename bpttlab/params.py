@@ -100,7 +100,12 @@ ATTENTION_DIMS = {
 }
 
 
-GRADS_OF = {RNNParams: RNNGrads, ReadoutParams: ReadoutGrads, MLPParams: MLPGrads, AttentionParams: AttentionGrads}
+GRADS_OF: dict[type, type[NamedTuple]] = {
+    RNNParams: RNNGrads,
+    ReadoutParams: ReadoutGrads,
+    MLPParams: MLPGrads,
+    AttentionParams: AttentionGrads,
+}
 
 
 def grads_like(params: NamedTuple, values: Any) -> NamedTuple:

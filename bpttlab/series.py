@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from bpttlab._checks import (
@@ -31,6 +33,7 @@ from bpttlab.tasks import TaskBatch
 def _series(name: str, value: object, ndim: int | None = 1) -> np.ndarray:
     """A finite NumPy array of real numbers (int or float) with ``ndim`` axes (at least 1 when None)."""
     check_type(name, value, np.ndarray, "a numpy.ndarray of real numbers")
+    value = cast(np.ndarray, value)  # check_type raised unless it is one
     check_real_array(name, value)
     if (ndim is not None and value.ndim != ndim) or value.ndim == 0:
         want = f"a {ndim}-D array" if ndim else "an array with at least 1 axis"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
@@ -69,9 +69,10 @@ class TaskBatch(NamedTuple):
     labels for loss "xent"; mask (T, B) float weights, 1 on the steps whose loss counts.
     """
 
-    x: np.ndarray
-    y: np.ndarray
-    mask: np.ndarray
+    # Any: NumPy arrays, or torch tensors on the torch backend (bpttlab.torch.seq.batch_to_torch)
+    x: Any
+    y: Any
+    mask: Any
     loss: str
 
 
@@ -214,6 +215,7 @@ def check_task_batch(batch: object, name: str = "batch", same_dtype: bool = True
     ``same_dtype=False`` lets mask and y have another float dtype than x (the torch loop casts all three).
     """
     check_type(name, batch, TaskBatch, "a bpttlab.tasks.TaskBatch")
+    batch = cast(TaskBatch, batch)  # check_type raised unless it is one
     x, y, mask = batch.x, batch.y, batch.mask
     check_choice(f"{name}.loss", batch.loss, ("mse", "xent"))
     check_float_array(f"{name}.x", x, ("T", "B", "D"), backend)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pathlib
 from collections.abc import Iterator
+from typing import cast
 
 import numpy as np
 
@@ -104,5 +105,6 @@ def stream_batches(ids: np.ndarray, T: int, B: int, vocab_size: int, dtype: obje
 def _ids_1d(ids: object, V: int) -> None:
     """ids: a 1-D integer array of character ids in [0, V)."""
     check_int_array("ids", ids, None, 0, V - 1)
+    ids = cast(np.ndarray, ids)  # check_int_array raised unless it is one
     if ids.ndim != 1:
         raise ValueError(f"ids: expected a 1-D id array, got shape {ids.shape}")

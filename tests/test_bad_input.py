@@ -2070,7 +2070,7 @@ def add_training_cases() -> None:
     def returning(**changes: Any) -> Callable[[np.random.Generator], TaskBatch]:
         return lambda r: adding(r)._replace(**changes)
 
-    # the arguments both training loops share (bpttlab._train): the same checks and messages
+    # the arguments both training loops share (bpttlab.training): the same checks and messages
     contract_cases = [
         ({"k1": 4, "k2": 2}, ValueError, r"^k2: expected k2 >= k1 = 4"),
         ({"k2": 3}, ValueError, r"^k2: expected k1 as well \(TBPTT\(k1, k2\)\)"),

@@ -552,3 +552,60 @@ def test_the_torch_side_loads_no_numpy_backend_and_the_numpy_side_no_torch():
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
     code = "import sys, bpttlab.saving; assert 'torch' not in sys.modules, 'torch'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_torch_nested_mismatches_and_foreign_headers(tmp_path):
+    """Nested state (an optimiser's state dict has lists of dicts): every kind of difference is named."""
+    torch = _torch()
+    from bpttlab.torch import saving as tsaving
+
+    path = tmp_path / "n.pt"
+    state = {"w": torch.zeros(2), "groups": [{"lr": 0.1, "params": [0, 1]}], "pair": (torch.ones(1), 3), "n": 4}
+    tsaving.save_state(path, state)
+    cases = [
+        ({**state, "w": {"a": torch.zeros(2)}}, r"state_dict\['w'\]: the file holds a tensor, like has a dict"),
+        ({**state, "n": torch.zeros(1)}, r"state_dict\['n'\]: the file holds an int, like has a tensor"),
+        (
+            {**state, "groups": {"lr": 0.1}},
+            r"state_dict\['groups'\]: the file holds a list of 1 items, like has a dict",
+        ),
+        (
+            {**state, "pair": (torch.ones(1),)},
+            r"state_dict\['pair'\]: the file holds a tuple of 2 items, like has a tuple of 1",
+        ),
+        ({**state, "w": [torch.zeros(2)]}, r"state_dict\['w'\]: the file holds a tensor, like has a list of 1 items"),
+        ({**state, "pair": 5}, r"state_dict\['pair'\]: the file holds a tuple of 2 items, like has an int"),
+        (
+            {**state, "groups": [{"lr": 0.1, "params": [0, 1], "momentum": 0.9}]},
+            r"missing leaves.*state_dict\['groups'\]\[0\]\['momentum'\]",
+        ),
+    ]
+    for like, pattern in cases:
+        with pytest.raises(ValueError, match=pattern):
+            tsaving.load_state(path, like=like)
+    assert tsaving.load_state(path, like=state)["groups"] == [{"lr": 0.1, "params": [0, 1]}]
+    with pytest.raises(TypeError, match=r"state_dict: expected str or int keys, got \(1, 2\) \(tuple\)"):
+        tsaving.save_state(path, {(1, 2): torch.zeros(1)})
+    with pytest.raises(TypeError, match=r"state_dict: expected str or int keys, got True \(bool\)"):
+        tsaving.save_state(path, {True: 1})
+    with pytest.raises(IsADirectoryError, match=r"is a folder, expected a state file"):
+        tsaving.load_state(tmp_path)
+    headers = [
+        (
+            {"format": tsaving.FORMAT, "version": 99, "meta": "{}", "state": {}},
+            r"format version 99; this bpttlab reads version 1",
+        ),
+        ({"format": tsaving.FORMAT, "version": "1", "meta": "{}", "state": {}}, r"format version '1'"),
+        (
+            {"format": tsaving.FORMAT, "version": 1, "meta": "{not json", "state": {}},
+            r"corrupted state file: its meta is not JSON",
+        ),
+        ({"format": tsaving.FORMAT, "version": 1, "state": {}}, r"corrupted state file: its meta is not JSON"),
+        ({"format": tsaving.FORMAT, "version": 1, "meta": "{}"}, r"corrupted state file: it holds no state"),
+        ([1, 2], r"a torch\.save file, but not one written by bpttlab\.torch\.saving\.save_state"),
+    ]
+    for k, (saved, pattern) in enumerate(headers):
+        foreign = tmp_path / f"h{k}.pt"
+        torch.save(saved, foreign)
+        with pytest.raises(ValueError, match=rf"h{k}\.pt: {pattern}"):
+            tsaving.load_state(foreign)

@@ -1,4 +1,4 @@
-"""One training-loop contract for both backends (bpttlab._train): the same arguments and defaults,
+"""One training-loop contract for both backends (bpttlab.training): the same arguments and defaults,
 the same results from the same weights, learning-rate schedules, checkpoints resumed bit-identically
 (with truncation and carried state, after an exception or a SIGKILL at any moment), clear errors for
 checkpoints of another run, and stops on non-finite values that name the step, the tensor and the
@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from bpttlab import _train
+from bpttlab import training
 from bpttlab.numpy import seq
 from bpttlab.numpy import train as nptrain
 from bpttlab.optim import piecewise_lr
@@ -105,7 +105,7 @@ def test_both_loops_take_the_same_arguments_with_the_same_defaults():
 
     numpy_kw, torch_kw = keyword_only(nptrain.train), keyword_only(ttrain.train)
     assert torch_kw.pop("device") == "cpu"  # the one argument only torch has
-    assert numpy_kw == torch_kw == _train.DEFAULTS
+    assert numpy_kw == torch_kw == training.DEFAULTS
     positional = [n for n, p in inspect.signature(ttrain.train).parameters.items() if p.kind is not p.KEYWORD_ONLY]
     assert positional == ["model", "make_batch", "steps", "rng"]  # numpy adds params after model
 
@@ -411,7 +411,7 @@ def test_numpy_divergence_names_the_step_the_tensor_and_the_last_finite_values(m
         return value, grads, cache
 
     monkeypatch.setattr(seq, "window_loss_and_grads", poisoned)
-    with pytest.raises(_train.TrainingDiverged) as info:
+    with pytest.raises(training.TrainingDiverged) as info:
         nptrain.train(model, params, random_batches(), 5, np.random.default_rng(0))
     err = info.value
     assert isinstance(err, FloatingPointError)
@@ -430,7 +430,7 @@ def test_numpy_divergence_names_the_step_the_tensor_and_the_last_finite_values(m
 def test_numpy_overflow_in_the_forward_pass_is_named():
     model, params = np_setup("rnn")
     big = params._replace(readout=params.readout._replace(W_hy=params.readout.W_hy * 1e300))
-    with pytest.raises(_train.TrainingDiverged, match=r"^training diverged \(.*\) at training step 0 .*"
+    with pytest.raises(training.TrainingDiverged, match=r"^training diverged \(.*\) at training step 0 .*"
                        r"in the forward or backward pass; no update had been made yet"):  # fmt: skip
         nptrain.train(model, big, random_batches(), 2, np.random.default_rng(0))
 
@@ -446,7 +446,7 @@ def test_torch_divergence_names_the_parameter():
         return grad * float("nan") if calls == 2 else grad
 
     weight.register_hook(hook)
-    with pytest.raises(_train.TrainingDiverged) as info:
+    with pytest.raises(training.TrainingDiverged) as info:
         ttrain.train(model, random_batches(), 4, np.random.default_rng(0))
     err = info.value
     assert err.step == 1 and err.tensor == "the gradient of inner.core.weight_hh_l0"
@@ -462,11 +462,11 @@ def test_torch_non_finite_outputs_and_losses_are_named():
         r"^training diverged \(ys: non-finite value .*\) at training step 0 \(chunk starting at time step 0\), "
         r"in the forward pass; no update had been made yet"
     )
-    with pytest.raises(_train.TrainingDiverged, match=pattern):
+    with pytest.raises(training.TrainingDiverged, match=pattern):
         ttrain.train(model, random_batches(), 2, np.random.default_rng(0))
     with torch.no_grad():
         model.inner.readout.bias.fill_(1e200)  # finite outputs, their squared error overflows
-    with pytest.raises(_train.TrainingDiverged, match=r"^loss became non-finite at training step 0 .*, in loss; "):
+    with pytest.raises(training.TrainingDiverged, match=r"^loss became non-finite at training step 0 .*, in loss; "):
         ttrain.train(model, random_batches(), 2, np.random.default_rng(0))
 
 

@@ -21,7 +21,7 @@ backward pass is ``step_backward`` step by step, so every cell of the registry w
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
@@ -70,6 +70,7 @@ def artbp_loss_and_grads(
     if cuts is None or rng is not None:
         check_generator("rng", rng)
     if cuts is None:
+        assert rng is not None  # check_generator above raised unless it is a Generator
         cuts = np.zeros(T, dtype=bool)
         if T > 1:
             cuts[1:] = rng.random(T - 1) >= c[1:]
@@ -101,7 +102,9 @@ def artbp_loss_and_grads(
         if spec.state_grads is None:
             dstate = dhs[t] if carried is None else dhs[t] + carried
         elif carried is None:
-            dstate = spec.state_grads(dhs[t], *(np.zeros_like(dhs[t]) for _ in spec.state_grads._fields[1:]))
+            # spec.state_grads is a NamedTuple class (CellSpec types it as a plain type)
+            fields = cast("type[NamedTuple]", spec.state_grads)._fields
+            dstate = spec.state_grads(dhs[t], *(np.zeros_like(dhs[t]) for _ in fields[1:]))
         else:
             dstate = carried._replace(**{carried._fields[0]: carried[0] + dhs[t]})
         _, dstate_prev, step_grads = cell.step_backward(dstate, caches[t])

@@ -297,6 +297,7 @@ def train(
             grads, _ = clip_by_global_norm(grads, max_norm, step=i)
         clipped.append(max_norm is not None and norm > max_norm)
         if optimizer == "adam":
+            assert state is not None  # adam_init(params) above, for optimizer "adam"
             params, state = adam_step(params, grads, state, lr=lr)
         else:
             params = sgd_step(params, grads, lr=lr)

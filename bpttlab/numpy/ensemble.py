@@ -16,6 +16,7 @@ would train it alone, which the tests check to rounding error.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import numpy as np
 
@@ -198,7 +199,11 @@ def train_seeds(
         dhs, readout_grads = rnn.readout_backward(dys, readout_cache)
         _, _, cell_grads = cell.backward(dhs, cache)
         grads = [*cell_grads, *readout_grads]
-        squares = sum(np.bincount(o, weights=np.square(g).ravel(), minlength=S + 1) for o, g in zip(flat_owners, grads))
+        # grads is never empty, so sum never returns its start 0
+        squares = cast(
+            np.ndarray,
+            sum(np.bincount(o, weights=np.square(g).ravel(), minlength=S + 1) for o, g in zip(flat_owners, grads)),
+        )
         norms = np.sqrt(squares[:S])
         if not np.all(np.isfinite(norms)):
             raise FloatingPointError(f"gradient became non-finite at training step {i}")
@@ -209,6 +214,6 @@ def train_seeds(
             scale[:S][over] = max_norm / norms[over]
         grads = [g * scale.astype(g.dtype)[o] for g, o in zip(grads, owners)]
         n_cell = len(cell_grads)
-        grads = seq.SeqGrads(type(cell_grads)(*grads[:n_cell]), type(readout_grads)(*grads[n_cell:]))
-        packed, state = adam_step(packed, grads, state, lr=lr)
+        seq_grads = seq.SeqGrads(type(cell_grads)(*grads[:n_cell]), type(readout_grads)(*grads[n_cell:]))
+        packed, state = adam_step(packed, seq_grads, state, lr=lr)
     return unpack(model, packed, S, D, H, O), losses

@@ -7,7 +7,7 @@ Leading axes are batch-like: an affine layer maps ``(..., D)`` to ``(..., M)``.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 
@@ -30,7 +30,7 @@ def _upstream(name: str, value: object, shape: tuple[int, ...], dtype: np.dtype)
     check_float_input(name, value, str(shape), 0)
     check_shape(name, value, shape, [str(n) for n in shape])
     check_same_dtype(name, value, "the forward pass", dtype)
-    return value
+    return cast(np.ndarray, value)  # check_float_input raised unless it is one
 
 
 # ----------------------------------------------------------------- affine

@@ -183,6 +183,7 @@ def backward(
             grads = g
         else:
             grads = RNNGrads(*(a + b for a, b in zip(grads, g)))
+    assert grads is not None  # T >= 1: one block at least
     return dx, dh_next, grads
 # fmt: on
 

@@ -241,12 +241,14 @@ def online_start(h0: np.ndarray, params: RNNParams, method: str = "rtrl") -> RTR
     )
 
 
-def _check_carry(carry: object, cls: type, x_t: np.ndarray, params: RNNParams, activation: str) -> int:
+def _check_carry(
+    carry: object, cls: type[RTRLCarry] | type[UOROCarry], x_t: np.ndarray, params: RNNParams, activation: str
+) -> int:
     if not isinstance(carry, cls):
         raise TypeError(f"carry: expected a {cls.__name__} (from online_start), got {type(carry).__name__}")
     H = check_cell_inputs(SPEC, x_t, carry.h, params, {"activation": activation}, step=True)
     B, D = x_t.shape
-    shapes = {"h": (B, H)}
+    shapes: dict[str, tuple[int, ...]] = {"h": (B, H)}
     if cls is RTRLCarry:
         shapes.update(P_xh=(B, H, H, D), P_hh=(B, H, H, H), P_b=(B, H, H))
     else:

@@ -4,9 +4,9 @@ Each training step draws a batch, computes the gradient by full or truncated BPT
 (updating after every chunk of k1 steps, carrying the state forward with its
 history cut), optionally clips it, and applies SGD or Adam. Its arguments, defaults
 and log are those of ``bpttlab.torch.train.train`` (the contract is written once, in
-``bpttlab._train``): learning-rate schedules, state carried between batches,
+``bpttlab.training``): learning-rate schedules, state carried between batches,
 checkpoints written atomically without pickle and resumed bit-identically, and a
-clear stop (:class:`TrainingDiverged`) when the loss or the gradient becomes
+clear stop (:class:`~bpttlab.training.TrainingDiverged`) when the loss or the gradient becomes
 non-finite.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from bpttlab import _train
+from bpttlab import training
 from bpttlab._checks import (
     check_axis,
     check_number,
@@ -25,13 +25,13 @@ from bpttlab._checks import (
     check_seq_batch,
     check_seq_params,
 )
-from bpttlab._train import DEFAULTS, TrainingDiverged
 from bpttlab.clip import clip_by_global_norm, clip_by_value, global_norm
 from bpttlab.numpy import seq
 from bpttlab.optim import adam_init, adam_step, sgd_step
 from bpttlab.saving import TrainState, load_train_state, read_meta, save_train_state
 from bpttlab.seqmodel import TrainLog
 from bpttlab.tasks import ADDING_TOLERANCE, TaskBatch
+from bpttlab.training import DEFAULTS, TrainingDiverged
 from bpttlab.tree import copy as copy_tree
 from bpttlab.tree import paths
 from bpttlab.truncation import windows
@@ -62,8 +62,8 @@ def _resume(
         carry_like = model.spec.numpy().zero_state(params.cell, int(batch))
     like = TrainState(params, opt_state, 0, {}, carry_like, {})
     state = load_train_state(where, like, expect_meta=meta)
-    log = _train.check_saved_log(str(where), state.log, state.step, steps)
-    _train.restore_rng(rng, state.rng_state, str(where))
+    log = training.check_saved_log(str(where), state.log, state.step, steps)
+    training.restore_rng(rng, state.rng_state, str(where))
     return state.params, state.opt_state, state.step, state.carry, log
 
 
@@ -100,12 +100,12 @@ def train(
     - progress: a tqdm bar; None shows one only when BPTTLAB_PROGRESS=1.
 
     The log covers the whole run, resumed steps included. A non-finite loss or gradient
-    raises :class:`TrainingDiverged` naming the step, the tensor and the last finite values.
+    raises :class:`~bpttlab.training.TrainingDiverged` naming the step, the tensor and the last finite values.
     """
     seq.check_model(model)
     check_seq_params(model, params, None, None)
     w_x = getattr(params.cell, next(iter(model.spec.fields)))  # (G H, D): the input size and dtype batches must have
-    options = _train.check_options(
+    options = training.check_options(
         make_batch, steps, rng, lr=lr, optimizer=optimizer, max_norm=max_norm, clip_value=clip_value,
         k1=k1, k2=k2, carry_state=carry_state, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
         resume=resume, progress=progress,
@@ -113,13 +113,13 @@ def train(
     meta = options.meta(LOOP, _model_meta(model, params))
     opt_state = adam_init(params) if options.optimizer == "adam" else None
     cell = model.spec.numpy()
-    carry, first, log = None, 0, _train.Log()
+    carry, first, log = None, 0, training.Log()
     where = options.resume_from()
     if where is not None:
         params, opt_state, first, carry, saved = _resume(where, model, params, opt_state, rng, meta, options.steps)
-        log = _train.Log(saved)
-    for i in _train.steps_iter(first, options):
-        batch = _train.check_batch(make_batch(rng), i)
+        log = training.Log(saved)
+    for i in training.steps_iter(first, options):
+        batch = training.check_batch(make_batch(rng), i)
         try:
             check_seq_batch(batch, model, params.readout.W_hy.shape[0], "make_batch(rng)")
             check_axis("make_batch(rng).x", batch.x, 2, w_x.shape[1], ("T", "B", "D"), "params.cell")
@@ -158,7 +158,7 @@ def train(
             if batch.mask[s:e].sum() == 0:
                 continue
             step_loss += value
-            bad = _train.first_nonfinite(paths(grads))
+            bad = training.first_nonfinite(paths(grads))
             if bad is not None:
                 raise log.diverged(i, s, f"the gradient {bad}", "gradient became non-finite")
             norm = global_norm(grads)
@@ -170,15 +170,17 @@ def train(
                 grads = clip_by_value(grads, options.clip_value, step=i)
                 was_clipped = global_norm(grads) < norm
             if options.optimizer == "adam":
+                assert opt_state is not None  # adam_init made it
                 params, opt_state = adam_step(params, grads, opt_state, lr=lr_i)
             else:
                 params = sgd_step(params, grads, lr=lr_i)
             log.update(i, value, norm, was_clipped)
         log.end_step(step_loss)
         carry = history[T] if carry_state else None
-        if options.save_now(i + 1):
+        if options.checkpoint is not None and options.save_now(i + 1):
             run_meta = dict(meta, carry_batch=None if carry is None else B)
-            state = TrainState(params, opt_state, i + 1, rng.bit_generator.state, carry, log.as_dict())
+            rng_state = dict(rng.bit_generator.state)
+            state = TrainState(params, opt_state, i + 1, rng_state, carry, log.as_dict())
             save_train_state(options.checkpoint, state, run_meta)
     return params, log.result()
 

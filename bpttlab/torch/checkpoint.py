@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 import torch
 from torch.utils.checkpoint import checkpoint
@@ -36,10 +36,11 @@ def forward(
     T = x.shape[0]
     c = math.isqrt(T - 1) + 1 if segment is None else check_int("segment", segment, 1)
     step = spec.torch()._step
-    n_state = 1 if spec.state is None else len(spec.state._fields)
+    # spec.state is a NamedTuple class (CellSpec types it as a plain type)
+    n_state = 1 if spec.state is None else len(cast("type[NamedTuple]", spec.state)._fields)
     n_params = len(params)
 
-    def segment(x_seg: torch.Tensor, *flat: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def run_segment(x_seg: torch.Tensor, *flat: torch.Tensor) -> tuple[torch.Tensor, ...]:
         parts, p = list(flat[:n_state]), type(params)(*flat[n_state : n_state + n_params])
         state = parts[0] if spec.state is None else spec.state(*parts)
         hs = []
@@ -53,7 +54,7 @@ def forward(
     out = []
     for s in range(0, T, c):
         parts = [state] if spec.state is None else list(state)
-        res = checkpoint(segment, x[s : s + c], *parts, *params, use_reentrant=False)
+        res = checkpoint(run_segment, x[s : s + c], *parts, *params, use_reentrant=False)
         out.append(res[0])
         state = res[1] if spec.state is None else spec.state(*res[1:])
     hs = torch.cat(out)

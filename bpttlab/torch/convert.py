@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import torch
@@ -29,11 +29,11 @@ def to_torch(container: NamedTuple, requires_grad: bool = False) -> NamedTuple:
 
 
 def _to_torch(container: NamedTuple, requires_grad: bool, prefix: str) -> NamedTuple:
-    fields = []
+    fields: list[Any] = []  # tensors (arrays) and nested containers
     for name, value in zip(container._fields, container):
         path = f"{prefix}.{name}"
         if isinstance(value, tuple) and hasattr(value, "_fields"):
-            fields.append(_to_torch(value, requires_grad, path))
+            fields.append(_to_torch(cast(NamedTuple, value), requires_grad, path))  # a tuple with _fields
             continue
         if not isinstance(value, np.ndarray):
             raise TypeError(f"{path}: expected a numpy.ndarray, got {type(value).__name__}")
@@ -50,11 +50,11 @@ def to_numpy(container: NamedTuple) -> NamedTuple:
 
 
 def _to_numpy(container: NamedTuple, prefix: str) -> NamedTuple:
-    fields = []
+    fields: list[Any] = []  # tensors (arrays) and nested containers
     for name, value in zip(container._fields, container):
         path = f"{prefix}.{name}"
         if isinstance(value, tuple) and hasattr(value, "_fields"):
-            fields.append(_to_numpy(value, path))
+            fields.append(_to_numpy(cast(NamedTuple, value), path))  # a tuple with _fields
             continue
         if not isinstance(value, torch.Tensor):
             raise TypeError(f"{path}: expected a torch.Tensor, got {type(value).__name__}")

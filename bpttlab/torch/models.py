@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -55,7 +55,7 @@ def seeded(generator: Any) -> Iterator[None]:
         g.set_state(torch.default_generator.get_state())
 
 
-def _recurrent(cell: str, D: int, H: int, layers: int = 1) -> nn.Module:
+def _recurrent(cell: str, D: int, H: int, layers: int = 1) -> nn.RNNBase:
     spec = cells.get(cell)
     D, H, layers = check_positive_int("D", D), check_positive_int("H", H), check_positive_int("layers", layers)
     made = spec.nn()
@@ -76,7 +76,7 @@ def _inputs(model: nn.Module, x: Any, D: int) -> torch.Tensor:
     return x
 
 
-def _recurrent_state(core: nn.Module, name: str, state: Any, x: torch.Tensor) -> Any:
+def _recurrent_state(core: nn.RNNBase, name: str, state: Any, x: torch.Tensor) -> Any:
     """None, or the state of a torch.nn RNN/GRU (h (layers, B, H)) or LSTM ((h, c), each (layers, B, H)), in x's dtype."""
     if state is None:
         return None
@@ -210,7 +210,8 @@ class NextFramePredictor(nn.Module):
             self.core = _recurrent(cell, features, H)
             self.decoder = FrameDecoder(size, H)
         with torch.no_grad():
-            self.decoder.net[-1].bias.fill_(math.log(base_rate / (1 - base_rate)))
+            # net[-1] is the last ConvTranspose2d, built with a bias; indexing a Sequential loses its type
+            cast(torch.Tensor, self.decoder.net[-1].bias).fill_(math.log(base_rate / (1 - base_rate)))
 
     def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
         T, B, _ = _inputs(self, x, self.size * self.size).shape
@@ -221,7 +222,9 @@ class NextFramePredictor(nn.Module):
         return frames.reshape(T, B, -1), state
 
 
-def _encode_frames(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _encode_frames(
+    model: PerFrameClassifier | PooledFrameClassifier | CNNRNNClassifier, x: torch.Tensor
+) -> torch.Tensor:
     """x (T, B, S*S) -> features (T, B, F) of every frame on its own, normalised if ``model.normalize``."""
     T, B, D = x.shape
     frames = x.reshape(T * B, D)

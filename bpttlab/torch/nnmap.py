@@ -58,7 +58,9 @@ def to_nn(params: Any, nonlinearity: str = "tanh") -> torch.nn.Module:
     options = {}
     if spec.name == "rnn":
         options = {"activation": nonlinearity}
-    cls, kwargs = spec.nn(**options)
+    nn_spec = spec.nn(**options)
+    assert nn_spec is not None  # the RNN's nonlinearity is checked above; the LSTM's and GRU's defaults have one
+    cls, kwargs = nn_spec
     dtype = torch.float64 if getattr(params, next(iter(spec.fields))).dtype == np.float64 else torch.float32
     module = cls(D, H, **kwargs).to(dtype)
     with torch.no_grad():

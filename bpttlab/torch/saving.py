@@ -176,7 +176,8 @@ def _kind(value: Any) -> str:
         return "a dict"
     if isinstance(value, (list, tuple)):
         return f"a {type(value).__name__} of {len(value)} items"
-    return f"a {type(value).__name__}"
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
 def _compare(got: Any, like: Any, name: str, missing: list, extra: list, problems: list) -> None:

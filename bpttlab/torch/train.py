@@ -5,31 +5,31 @@ Each training step draws a batch and runs it in the chunks of TBPTT(k1, k2): eve
 k1 steps an update from the losses of those steps, backpropagated k2 steps (the state
 entering a window is cut from its history with detach; k1 = k2 = None is full BPTT).
 The arguments, defaults and log are those of ``bpttlab.numpy.train.train`` (written
-once, in ``bpttlab._train``): learning-rate schedules, the state carried from batch to
+once, in ``bpttlab.training``): learning-rate schedules, the state carried from batch to
 batch (``carry_state``), clipping by norm or value, checkpoints of the model, the
 optimiser, both generators, the carried state and the log, written atomically with
 ``bpttlab.torch.saving`` and resumed bit-identically, and a clear stop
-(:class:`TrainingDiverged`) on a non-finite loss or gradient. ``device`` puts the model
+(:class:`~bpttlab.training.TrainingDiverged`) on a non-finite loss or gradient. ``device`` puts the model
 and the batches on a CPU or GPU.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, cast
 
 import numpy as np
 import torch
 
-from bpttlab import _train
+from bpttlab import training
 from bpttlab._checks import check_number, check_type
-from bpttlab._train import DEFAULTS, TrainingDiverged, show_progress
 from bpttlab.saving import _check_rng_state
 from bpttlab.seqmodel import TrainLog
 from bpttlab.tasks import ADDING_TOLERANCE, TaskBatch, accuracy, check_task_batch
 from bpttlab.torch.saving import load_state, save_state
 from bpttlab.torch.seq import batch_to_torch, masked_loss
+from bpttlab.training import DEFAULTS, TrainingDiverged, show_progress
 from bpttlab.tree import detach, tree_map
 from bpttlab.truncation import windows
 
@@ -70,7 +70,7 @@ def to_tensors(batch: TaskBatch, dtype: torch.dtype) -> TaskBatch:
     return batch_to_torch(batch, dtype)
 
 
-def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> float:
+def clip_grad_norm(params: Iterable[torch.Tensor], max_norm: float) -> float:
     """Scale the ``.grad`` of ``params`` in place so that their global norm is at most ``max_norm``; return the norm before.
 
     The formula of ``bpttlab.clip.clip_by_global_norm``: g <- g * max_norm / ||g|| when ||g|| > max_norm
@@ -87,7 +87,7 @@ def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> float:
         if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
             raise FloatingPointError(f"params[{k}].grad: non-finite gradient (NaN or inf); clipping cannot repair it")
     grads = [p.grad for p in params if p.grad is not None]
-    norm = float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads))) if grads else 0.0
+    norm = float(torch.sqrt(cast(torch.Tensor, sum((g.double() ** 2).sum() for g in grads)))) if grads else 0.0
     if norm > max_norm:
         scale = max_norm / norm
         for g in grads:
@@ -127,10 +127,10 @@ def _resume(
         raise ValueError(f"{where}: not a checkpoint of {LOOP} (expected the keys {list(_CHECKPOINT_KEYS)})")
     step = saved["step"]
     log = {k: v.numpy() for k, v in saved["log"].items()}
-    _train.check_saved_log(str(where), log, step, steps)
+    training.check_saved_log(str(where), log, step, steps)
     model.load_state_dict(saved["model"])
     opt.load_state_dict(saved["optimizer"])
-    _train.restore_rng(rng, json.loads(saved["rng_state"]), str(where))
+    training.restore_rng(rng, json.loads(saved["rng_state"]), str(where))
     torch.set_rng_state(saved["torch_rng_state"])
     carry = None if saved["carry"] is None else tree_map(lambda t: t.to(device), saved["carry"])
     return step, carry, log
@@ -166,7 +166,7 @@ def train(
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
-    options = _train.check_options(
+    options = training.check_options(
         make_batch, steps, rng, lr=lr, optimizer=optimizer, max_norm=max_norm, clip_value=clip_value,
         k1=k1, k2=k2, carry_state=carry_state, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
         resume=resume, progress=progress,
@@ -179,14 +179,14 @@ def train(
     lr0 = options.lr_at(0)
     opt = torch.optim.Adam(params, lr=lr0) if options.optimizer == "adam" else torch.optim.SGD(params, lr=lr0)
     meta = options.meta(LOOP, _model_meta(model, dtype))
-    first, state, log = 0, None, _train.Log()
+    first, state, log = 0, None, training.Log()
     where = options.resume_from()
     if where is not None:
         first, state, saved = _resume(where, model, opt, rng, meta, options.steps, dev)
-        log = _train.Log(saved)
+        log = training.Log(saved)
     model.train()
-    for i in _train.steps_iter(first, options):
-        batch = _train.check_batch(make_batch(rng), i)
+    for i in training.steps_iter(first, options):
+        batch = training.check_batch(make_batch(rng), i)
         try:
             check_task_batch(batch, "make_batch(rng)", False, _backend(batch))
         except (TypeError, ValueError, FloatingPointError) as err:
@@ -227,9 +227,10 @@ def train(
                 raise log.diverged(i, s, "loss", "loss became non-finite")
             opt.zero_grad()
             loss.backward()
-            norm = float(torch.sqrt(sum((p.grad.double() ** 2).sum() for p in params if p.grad is not None)))
+            squares = sum((p.grad.double() ** 2).sum() for p in params if p.grad is not None)
+            norm = float(torch.sqrt(cast(torch.Tensor, squares)))
             if not np.isfinite(norm):
-                bad = _train.first_nonfinite((f"the gradient of {n}", _cpu(p.grad)) for n, p in named)
+                bad = training.first_nonfinite((f"the gradient of {n}", _cpu(p.grad)) for n, p in named)
                 raise log.diverged(i, s, bad or "the gradient", "gradient became non-finite")
             was_clipped = False
             if options.max_norm is not None:
@@ -245,7 +246,7 @@ def train(
             log.update(i, value, norm, was_clipped)
         log.end_step(step_loss)
         state = history[T] if options.carry_state else None
-        if options.save_now(i + 1):
+        if options.checkpoint is not None and options.save_now(i + 1):
             saved_log = {k: torch.from_numpy(v) for k, v in log.as_dict().items()}
             checkpoint_state = {
                 "model": model.state_dict(),
@@ -278,5 +279,6 @@ def evaluate(model: torch.nn.Module, batch: TaskBatch, tolerance: float = ADDING
     ys = ys.cpu()
     value = float(masked_loss(ys, t.y, t.mask, batch.loss))
     if isinstance(batch.x, torch.Tensor):  # accuracy reads NumPy arrays
-        batch = TaskBatch(*(v.detach().cpu().numpy() for v in batch[:3]), batch.loss)
+        x, y, mask = (v.detach().cpu().numpy() for v in batch[:3])
+        batch = TaskBatch(x, y, mask, batch.loss)
     return value, accuracy(ys.double().numpy(), batch, tolerance)

@@ -70,7 +70,7 @@ class TrainingDiverged(FloatingPointError):
     """A non-finite loss or gradient stopped training.
 
     ``step``: the training step (0-based); ``tensor``: what became non-finite ("loss", a
-    parameter's gradient, or the forward pass); ``log``: the :class:`TrainLog` of the steps
+    parameter's gradient, or the forward pass); ``log``: the :class:`~bpttlab.seqmodel.TrainLog` of the steps
     completed before it.
     """
 
