@@ -14,7 +14,8 @@ same messages, and differ only in how a chunk's gradient is computed and applied
 - ``max_norm`` or ``clip_value``: clip the gradient by global norm or by value;
 - ``checkpoint``, ``checkpoint_every``, ``resume``: save the whole training state every
   ``checkpoint_every`` training steps and after the last (atomically, without pickle), and
-  continue from the file when ``resume`` is true and it exists. Parameters, optimiser
+  continue from the file when ``resume`` is true and it exists (without ``resume``, an
+  existing file is an error: a fresh run never overwrites a checkpoint). Parameters, optimiser
   moments, the step, the generator ``rng``'s state, the carried state and the log are all
   restored, so an interrupted run resumed ends bit-identical to one that never stopped;
 - ``progress``: a tqdm bar; None shows it only when the environment variable
@@ -181,6 +182,11 @@ def check_options(
     resume = check_bool("resume", resume)
     if resume and path is None:
         raise ValueError("resume: expected a checkpoint path to resume from (checkpoint=...), got checkpoint=None")
+    if path is not None and not resume and path.exists():
+        raise FileExistsError(
+            f"checkpoint: {path} exists; pass resume=True to continue that run, or another path to start afresh "
+            "(a fresh run would overwrite it)"
+        )
     return Options(
         steps=steps,
         lr=lr,

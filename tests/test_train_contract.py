@@ -255,6 +255,19 @@ def test_a_finished_checkpoint_resumes_to_the_same_result_and_can_be_extended(tm
     same_log(log12, straight_log)
 
 
+def test_a_fresh_run_never_overwrites_a_checkpoint(tmp_path):
+    model, params = np_setup("rnn")
+    path = tmp_path / "run.npz"
+    nptrain.train(model, params, random_batches(), 2, np.random.default_rng(2), checkpoint=path)
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError, match=r"^checkpoint: .*run\.npz exists; pass resume=True to continue"):
+        nptrain.train(model, params, random_batches(), 4, np.random.default_rng(2), checkpoint=path)
+    with pytest.raises(FileExistsError, match=r"^checkpoint: .*run\.pt exists"):
+        (tmp_path / "run.pt").write_bytes(b"")
+        ttrain.train(torch_model(), random_batches(), 2, np.random.default_rng(0), checkpoint=tmp_path / "run.pt")
+    assert path.read_bytes() == before
+
+
 def test_resume_without_a_file_starts_afresh(tmp_path):
     model, params = np_setup("rnn")
     path = tmp_path / "new.npz"
