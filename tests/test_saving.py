@@ -609,3 +609,57 @@ def test_torch_nested_mismatches_and_foreign_headers(tmp_path):
         torch.save(saved, foreign)
         with pytest.raises(ValueError, match=rf"h{k}\.pt: {pattern}"):
             tsaving.load_state(foreign)
+
+
+_TORCH_CHILD = r"""
+import sys, time
+import torch
+import bpttlab.saving as saving
+import bpttlab.torch.saving as tsaving
+
+class Slow:
+    # a file object that takes ~0.05 s per write, so that a save takes seconds
+    def __init__(self, f):
+        self._f = f
+    def write(self, data):
+        time.sleep(0.05)
+        return self._f.write(data)
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+real = saving.atomic_write
+tsaving.atomic_write = lambda path, write: real(path, lambda f: write(Slow(f)))
+state = {f"w{k}": torch.full((256, 256), -1.0) for k in range(64)}  # values unlike the good ones
+while True:
+    tsaving.save_state(sys.argv[1], state, meta={"good": False})
+"""
+
+
+def test_a_torch_save_killed_with_sigkill_leaves_the_previous_file(tmp_path):
+    torch = _torch()
+    from bpttlab.torch import saving as tsaving
+
+    path = tmp_path / "model.pt"
+    good = {f"w{k}": torch.arange(256 * 256, dtype=torch.float32).reshape(256, 256) + k for k in range(64)}
+    tsaving.save_state(path, good, meta={"good": True})
+    before = path.read_bytes()
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    child = subprocess.Popen([sys.executable, "-c", _TORCH_CHILD, str(path)], env=env, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(t.stat().st_size > 0 for t in saving.leftover_temp_files(path)):
+            assert child.poll() is None, child.stderr.read().decode()
+            assert time.monotonic() < deadline, "the child never started its save"
+            time.sleep(0.005)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == -signal.SIGKILL
+    leftovers = saving.leftover_temp_files(path)
+    assert len(leftovers) == 1 and 0 < leftovers[0].stat().st_size < len(before)
+    assert path.read_bytes() == before
+    loaded = tsaving.load_state(path, like=good, expect_meta={"good": True})
+    assert all(torch.equal(loaded[k], v) for k, v in good.items())
