@@ -21,6 +21,7 @@ from fractions import Fraction
 from typing import Any, NamedTuple
 
 import numpy as np
+import pytest
 from hypothesis import strategies as st
 
 from bpttlab import cells, rel_error, tasks
@@ -375,3 +376,14 @@ def note(group: str, err: float) -> float:
 def max_errors() -> dict[str, float]:
     """The largest relative error seen in each group so far."""
     return dict(_MAX_REL)
+
+
+@pytest.fixture()
+def one_torch_thread():
+    """torch on one thread for the test, the previous count restored afterwards (torch imported here only)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

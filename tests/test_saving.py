@@ -176,39 +176,44 @@ def test_atomic_write_keeps_the_permissions_of_the_file_it_replaces(tmp_path):
     assert (fresh.stat().st_mode & 0o777) == 0o666 & ~mask
 
 
-_CHILD = r"""
-import sys, time
-import numpy as np
-import bpttlab.saving as saving
-
+_SLOW = r"""
 class Slow:
-    # a file object that takes ~0.1 s per write: a save of the tree below takes seconds
-    def __init__(self, f):
-        self._f = f
+    # a file object that sleeps before each write, so that a save takes seconds
+    def __init__(self, f, pause):
+        self._f, self._pause = f, pause
     def write(self, data):
-        time.sleep(0.1)
+        time.sleep(self._pause)
         return self._f.write(data)
     def __getattr__(self, name):
         return getattr(self._f, name)
+"""
+
+_CHILD = (
+    r"""
+import sys, time
+import numpy as np
+import bpttlab.saving as saving
+"""
+    + _SLOW
+    + r"""
 
 real = saving.atomic_write
-saving.atomic_write = lambda path, write: real(path, lambda f: write(Slow(f)))
+saving.atomic_write = lambda path, write: real(path, lambda f: write(Slow(f, 0.1)))
 tree = [np.full((256, 1024), -1.0) for _ in range(8)]  # 16 MiB of values unlike the good ones
 while True:
     saving.save_tree(sys.argv[1], tree, meta={"good": False})
 """
+)
 
 
-def test_a_save_killed_with_sigkill_leaves_the_previous_checkpoint(tmp_path):
-    path = tmp_path / "ckpt.npz"
-    good = [np.arange(256 * 1024, dtype=np.float64).reshape(256, 1024) + k for k in range(8)]
-    saving.save_tree(path, good, meta={"good": True})
-    before = path.read_bytes()
+def kill_during_save(path: pathlib.Path, child_source: str) -> list[pathlib.Path]:
+    """Run ``child_source`` (a loop of slow saves to ``path``), SIGKILL it once its temporary file holds part of
+    a save, and return the temporary files left next to ``path``."""
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(path)], env=env, stderr=subprocess.PIPE)
+    child = subprocess.Popen([sys.executable, "-c", child_source, str(path)], env=env, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        # wait until the temporary file holds part of the new content (the save takes ~3 s)
+        deadline = time.monotonic() + 120
+        # wait until the temporary file holds part of the new content (a save takes seconds)
         while not any(t.stat().st_size > 0 for t in saving.leftover_temp_files(path)):
             assert child.poll() is None, child.stderr.read().decode()
             assert time.monotonic() < deadline, "the child never started its save"
@@ -220,7 +225,15 @@ def test_a_save_killed_with_sigkill_leaves_the_previous_checkpoint(tmp_path):
             child.kill()
             child.wait()
     assert child.returncode == -signal.SIGKILL
-    leftovers = saving.leftover_temp_files(path)
+    return saving.leftover_temp_files(path)
+
+
+def test_a_save_killed_with_sigkill_leaves_the_previous_checkpoint(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    good = [np.arange(256 * 1024, dtype=np.float64).reshape(256, 1024) + k for k in range(8)]
+    saving.save_tree(path, good, meta={"good": True})
+    before = path.read_bytes()
+    leftovers = kill_during_save(path, _CHILD)
     assert len(leftovers) == 1 and leftovers[0].name.startswith(".ckpt.npz.tmp-")
     assert 0 < leftovers[0].stat().st_size < len(before)  # a partial save really was under way
     assert path.read_bytes() == before
@@ -611,28 +624,23 @@ def test_torch_nested_mismatches_and_foreign_headers(tmp_path):
             tsaving.load_state(foreign)
 
 
-_TORCH_CHILD = r"""
+_TORCH_CHILD = (
+    r"""
 import sys, time
 import torch
 import bpttlab.saving as saving
 import bpttlab.torch.saving as tsaving
-
-class Slow:
-    # a file object that takes ~0.05 s per write, so that a save takes seconds
-    def __init__(self, f):
-        self._f = f
-    def write(self, data):
-        time.sleep(0.05)
-        return self._f.write(data)
-    def __getattr__(self, name):
-        return getattr(self._f, name)
+"""
+    + _SLOW
+    + r"""
 
 real = saving.atomic_write
-tsaving.atomic_write = lambda path, write: real(path, lambda f: write(Slow(f)))
+tsaving.atomic_write = lambda path, write: real(path, lambda f: write(Slow(f, 0.1)))
 state = {f"w{k}": torch.full((256, 256), -1.0) for k in range(64)}  # values unlike the good ones
 while True:
     tsaving.save_state(sys.argv[1], state, meta={"good": False})
 """
+)
 
 
 def test_a_torch_save_killed_with_sigkill_leaves_the_previous_file(tmp_path):
@@ -643,22 +651,7 @@ def test_a_torch_save_killed_with_sigkill_leaves_the_previous_file(tmp_path):
     good = {f"w{k}": torch.arange(256 * 256, dtype=torch.float32).reshape(256, 256) + k for k in range(64)}
     tsaving.save_state(path, good, meta={"good": True})
     before = path.read_bytes()
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    child = subprocess.Popen([sys.executable, "-c", _TORCH_CHILD, str(path)], env=env, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 120
-        while not any(t.stat().st_size > 0 for t in saving.leftover_temp_files(path)):
-            assert child.poll() is None, child.stderr.read().decode()
-            assert time.monotonic() < deadline, "the child never started its save"
-            time.sleep(0.005)
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(10)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-    assert child.returncode == -signal.SIGKILL
-    leftovers = saving.leftover_temp_files(path)
+    leftovers = kill_during_save(path, _TORCH_CHILD)
     assert len(leftovers) == 1 and 0 < leftovers[0].stat().st_size < len(before)
     assert path.read_bytes() == before
     loaded = tsaving.load_state(path, like=good, expect_meta={"good": True})

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 import torch
+from support import one_torch_thread  # noqa: F401 (a fixture)
 
 from bpttlab.torch.models import (
     CharLM,
@@ -20,14 +21,8 @@ from bpttlab.torch.models import (
     detach_state,
 )
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Every test builds models: one thread, restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# every test builds torch models: one thread, restored afterwards
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # name -> (constructor, D, O): small sizes, frames of 8 x 8 pixels

@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from support import one_torch_thread  # noqa: F401 (a fixture)
 
 from bpttlab.clip import clip_by_global_norm
 from bpttlab.numpy import seq as npseq
@@ -25,13 +26,8 @@ from bpttlab.torch.seq import masked_loss
 from bpttlab.torch.train import clip_grad_norm, evaluate, show_progress, to_tensors, train
 from bpttlab.video import action_task, motion_clips
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# every test builds torch models: one thread, restored afterwards
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def regressor(cell: str = "lstm", D: int = 2, H: int = 4, O: int = 1, dtype=torch.float64, seed: int = 0):

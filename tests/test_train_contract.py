@@ -19,6 +19,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from support import one_torch_thread  # noqa: F401 (a fixture)
 
 from bpttlab import training
 from bpttlab.numpy import seq
@@ -34,12 +35,8 @@ from bpttlab.torch.models import SequenceRegressor
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# every test builds torch models: one thread, restored afterwards
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def random_batches(T: int = 7, B: int = 3, D: int = 2, O: int = 1):
