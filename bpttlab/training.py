@@ -206,7 +206,9 @@ def check_options(
 def check_batch(batch: Any, step: int) -> TaskBatch:
     """The batch ``make_batch`` returned at training step ``step`` must be a TaskBatch."""
     if not isinstance(batch, TaskBatch):
-        raise TypeError(f"make_batch: expected it to return a TaskBatch, got {type(batch).__name__}")
+        raise TypeError(
+            f"make_batch: expected it to return a TaskBatch, got {type(batch).__name__} (training step {step})"
+        )
     return batch
 
 

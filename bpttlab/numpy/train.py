@@ -131,7 +131,7 @@ def train(
         normaliser = float(batch.mask.sum())
         if not normaliser > 0:
             raise ValueError(f"make_batch: batch of training step {i} has no step with a loss (mask all zero)")
-        if carry is not None and carry_state:
+        if carry is not None and options.carry_state:
             carried_B = next(iter(paths(carry)))[1].shape[0]
             if carried_B != B:
                 raise ValueError(
@@ -176,7 +176,7 @@ def train(
                 params = sgd_step(params, grads, lr=lr_i)
             log.update(i, value, norm, was_clipped)
         log.end_step(step_loss)
-        carry = history[T] if carry_state else None
+        carry = history[T] if options.carry_state else None
         if options.checkpoint is not None and options.save_now(i + 1):
             run_meta = dict(meta, carry_batch=None if carry is None else B)
             rng_state = dict(rng.bit_generator.state)
